@@ -1,0 +1,35 @@
+"""The ``agent-zero`` command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+_USAGE = """usage: agent-zero COMMAND
+
+commands:
+  up        start the local sandbox (AWS emulator, IAM gateway, broker, web app)
+  version   print the version
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``agent-zero`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["version"]:
+        from agent_zero import __version__
+
+        sys.stdout.write(f"agent-zero {__version__}\n")
+        return 0
+    if args == ["up"]:
+        sys.stdout.write(
+            "The local sandbox is not yet available in this build: it arrives with the\n"
+            "sandbox milestone (issue 3). Run `make test` to exercise the core.\n"
+        )
+        return 0
+    sys.stderr.write(_USAGE)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

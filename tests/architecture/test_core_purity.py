@@ -1,0 +1,95 @@
+"""The pure core (domain, iam) imports only the standard library and pydantic, and no I/O."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "agent_zero"
+PURE_PACKAGES = ("domain", "iam")
+ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "typing_extensions", "annotated_types"}
+# Standard-library modules that reach the outside world; the core must not use them.
+FORBIDDEN_STDLIB = {
+    "sqlite3", "socket", "subprocess", "urllib", "http", "ssl", "ftplib", "smtplib",
+    "asyncio", "multiprocessing", "threading", "shutil", "tempfile",
+}
+
+
+def violations_in(source: str, *, internal_allowed: tuple[str, ...]) -> list[str]:
+    """Every import or environment read in ``source`` that the pure core may not have."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+            found.extend(
+                f"reads the environment via {alias.name}"
+                for alias in node.names
+                if alias.name in {"environ", "getenv", "putenv"}
+            )
+        elif isinstance(node, ast.ImportFrom):
+            found.append("relative import (use absolute agent_zero.* imports)")
+        for name in names:
+            top = name.split(".")[0]
+            if top == "agent_zero":
+                if not name.startswith(internal_allowed):
+                    found.append(f"imports {name}")
+            elif top in FORBIDDEN_STDLIB:
+                found.append(f"imports I/O module {name}")
+            elif top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY:
+                found.append(f"imports third-party {name}")
+        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "putenv"}:
+            found.append(f"reads the environment via .{node.attr}")
+        if isinstance(node, ast.Name) and node.id in {"environ", "getenv"}:
+            found.append(f"reads the environment via {node.id}")
+    return found
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((SRC / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", PURE_PACKAGES)
+def test_pure_packages_exist_and_are_scanned(package: str) -> None:
+    assert len(_modules(package)) >= 2
+
+
+@pytest.mark.parametrize(
+    "path", [p for pkg in PURE_PACKAGES for p in _modules(pkg)], ids=lambda p: str(p.relative_to(SRC))
+)
+def test_core_module_is_pure(path: Path) -> None:
+    problems = violations_in(
+        path.read_text(), internal_allowed=("agent_zero.domain", "agent_zero.iam")
+    )
+    assert problems == [], f"{path.relative_to(SRC)}: {problems}"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import boto3", "imports third-party boto3"),
+        ("from botocore.client import Config", "imports third-party botocore.client"),
+        ("import httpx", "imports third-party httpx"),
+        ("import openai", "imports third-party openai"),
+        ("import sqlite3", "imports I/O module sqlite3"),
+        ("import os\nx = os.environ['A']", "reads the environment via .environ"),
+        ("from os import getenv", "reads the environment via getenv"),
+        ("import os\nos.getenv('A')", "reads the environment via .getenv"),
+        ("from agent_zero.adapters import aws", "imports agent_zero.adapters"),
+        ("from . import x", "relative import (use absolute agent_zero.* imports)"),
+    ],
+)
+def test_checker_catches_what_the_core_must_not_do(source: str, expected: str) -> None:
+    assert expected in violations_in(
+        source, internal_allowed=("agent_zero.domain", "agent_zero.iam")
+    )
+
+
+def test_checker_accepts_stdlib_and_pydantic() -> None:
+    source = "import json\nimport re\nfrom pydantic import BaseModel\nfrom agent_zero.iam import x"
+    assert violations_in(source, internal_allowed=("agent_zero.domain", "agent_zero.iam")) == []
