@@ -13,8 +13,19 @@ PURE_PACKAGES = ("domain", "iam")
 ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "typing_extensions", "annotated_types"}
 # Standard-library modules that reach the outside world; the core must not use them.
 FORBIDDEN_STDLIB = {
-    "sqlite3", "socket", "subprocess", "urllib", "http", "ssl", "ftplib", "smtplib",
-    "asyncio", "multiprocessing", "threading", "shutil", "tempfile",
+    "sqlite3",
+    "socket",
+    "subprocess",
+    "urllib",
+    "http",
+    "ssl",
+    "ftplib",
+    "smtplib",
+    "asyncio",
+    "multiprocessing",
+    "threading",
+    "shutil",
+    "tempfile",
 }
 
 
@@ -60,7 +71,9 @@ def test_pure_packages_exist_and_are_scanned(package: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for pkg in PURE_PACKAGES for p in _modules(pkg)], ids=lambda p: str(p.relative_to(SRC))
+    "path",
+    [p for pkg in PURE_PACKAGES for p in _modules(pkg)],
+    ids=lambda p: str(p.relative_to(SRC)),
 )
 def test_core_module_is_pure(path: Path) -> None:
     problems = violations_in(

@@ -94,9 +94,7 @@ def _prepare_binary(text: str, _variables: bool) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
-def _prepare_network(
-    text: str, _variables: bool
-) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+def _prepare_network(text: str, _variables: bool) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     return ipaddress.ip_network(text.strip(), strict=False)
 
 
@@ -186,7 +184,9 @@ def _ge(a: Any, b: Any) -> bool:
     return bool(a >= b)
 
 
-def _spec(prepare: Callable[[str, bool], object], compare: Matcher, *, negated: bool = False) -> OperatorSpec:
+def _spec(
+    prepare: Callable[[str, bool], object], compare: Matcher, *, negated: bool = False
+) -> OperatorSpec:
     return OperatorSpec(prepare=prepare, compare=compare, negated=negated)
 
 
@@ -276,7 +276,9 @@ def parse_condition_block(block: object, *, variables: bool, path: str) -> tuple
             )
         for key, raw_values in keys.items():
             conditions.append(
-                _parse_condition(operator_name, key, raw_values, variables, f"{path}.{operator_name}")
+                _parse_condition(
+                    operator_name, key, raw_values, variables, f"{path}.{operator_name}"
+                )
             )
     return tuple(conditions)
 
@@ -316,9 +318,7 @@ def _split_operator(name: str, path: str) -> tuple[Qualifier | None, str, bool]:
         base = base.removesuffix("IfExists")
     if base == "Null":
         if if_exists or qualifier is not None:
-            raise MalformedPolicyError(
-                "Null cannot take IfExists or a set operator", path=path
-            )
+            raise MalformedPolicyError("Null cannot take IfExists or a set operator", path=path)
         return None, base, False
     if base not in OPERATORS:
         raise MalformedPolicyError(f"unknown condition operator {name!r}", path=path)
@@ -336,7 +336,9 @@ def _value_strings(raw: object, path: str) -> tuple[str, ...]:
         elif isinstance(item, str | int | float):
             values.append(str(item))
         else:
-            raise MalformedPolicyError("condition values must be strings, numbers or booleans", path=path)
+            raise MalformedPolicyError(
+                "condition values must be strings, numbers or booleans", path=path
+            )
     return tuple(values)
 
 

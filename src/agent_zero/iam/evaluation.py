@@ -158,16 +158,24 @@ def evaluate(
     themselves allow the caller. Malformed policies raise ``MalformedPolicyError``.
     """
     identities = tuple(parse_policy(p, kind=PolicyKind.IDENTITY) for p in identity_policies)
-    session = None if session_policy is None else parse_policy(session_policy, kind=PolicyKind.SESSION)
-    boundary = (None if permissions_boundary is None
-                else parse_policy(permissions_boundary, kind=PolicyKind.PERMISSIONS_BOUNDARY))
-    resource_doc = (None if resource_policy is None
-                    else parse_policy(resource_policy, kind=PolicyKind.RESOURCE))
-    request = _Request(action, resource, identify_caller(principal, role_arn=role_arn),
-                       RequestContext.of(context))
+    session = (
+        None if session_policy is None else parse_policy(session_policy, kind=PolicyKind.SESSION)
+    )
+    boundary = (
+        None
+        if permissions_boundary is None
+        else parse_policy(permissions_boundary, kind=PolicyKind.PERMISSIONS_BOUNDARY)
+    )
+    resource_doc = (
+        None if resource_policy is None else parse_policy(resource_policy, kind=PolicyKind.RESOURCE)
+    )
+    request = _Request(
+        action, resource, identify_caller(principal, role_arn=role_arn), RequestContext.of(context)
+    )
     try:
-        return _decide(request, identities, session, boundary, resource_doc,
-                       resource_policy_required)
+        return _decide(
+            request, identities, session, boundary, resource_doc, resource_policy_required
+        )
     except ConditionValueError as error:
         # AWS: an error during evaluation ends in a denial.
         return EvaluationResult(Decision.IMPLICIT_DENY, (), None, error=str(error))
@@ -185,8 +193,12 @@ def _decide(
         return () if policy is None else (policy,)
 
     denies = _explicit_denies(
-        ((identities, False), (opt(session), False), (opt(boundary), False),
-         (opt(resource_doc), True)),
+        (
+            (identities, False),
+            (opt(session), False),
+            (opt(boundary), False),
+            (opt(resource_doc), True),
+        ),
         request,
     )
     if denies:

@@ -29,8 +29,17 @@ PolicyInput = PolicyDocument | str | Policy
 _VERSIONS = ("2012-10-17", "2008-10-17")
 _TOP_LEVEL = frozenset({"Version", "Id", "Statement"})
 _STATEMENT_KEYS = frozenset(
-    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
-     "NotResource", "Condition"}
+    {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    }
 )
 _ACTION = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+")
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -62,8 +71,13 @@ def parse_policy(document: PolicyInput, *, kind: PolicyKind = PolicyKind.IDENTIT
     """Validate a policy document (dict or JSON text) and compile it for evaluation."""
     if isinstance(document, Policy):
         if document.kind is not kind:
-            return Policy(kind, document.version, document.statements,
-                          document.allow_statements, document.deny_statements)
+            return Policy(
+                kind,
+                document.version,
+                document.statements,
+                document.allow_statements,
+                document.deny_statements,
+            )
         return document
     raw = load_policy_json(document) if isinstance(document, str) else document
     if not isinstance(raw, Mapping):
@@ -106,27 +120,38 @@ def _parse_statement(item: object, index: int, *, kind: PolicyKind, variables: b
     if effect not in ("Allow", "Deny"):
         raise MalformedPolicyError(f"Effect must be Allow or Deny, not {effect!r}", path=path)
     action_key = _one_of(item, "Action", "NotAction", path=path, required=True)
-    resource_key = _one_of(item, "Resource", "NotResource", path=path,
-                           required=kind is not PolicyKind.RESOURCE)
-    principal_key = _one_of(item, "Principal", "NotPrincipal", path=path,
-                            required=kind is PolicyKind.RESOURCE)
+    resource_key = _one_of(
+        item, "Resource", "NotResource", path=path, required=kind is not PolicyKind.RESOURCE
+    )
+    principal_key = _one_of(
+        item, "Principal", "NotPrincipal", path=path, required=kind is PolicyKind.RESOURCE
+    )
     if principal_key and kind is not PolicyKind.RESOURCE:
-        raise MalformedPolicyError(f"{principal_key} is only allowed in resource policies", path=path)
+        raise MalformedPolicyError(
+            f"{principal_key} is only allowed in resource policies", path=path
+        )
     conditions: tuple[Condition, ...] = ()
     if "Condition" in item:
-        conditions = parse_condition_block(item["Condition"], variables=variables,
-                                           path=f"{path}.Condition")
+        conditions = parse_condition_block(
+            item["Condition"], variables=variables, path=f"{path}.Condition"
+        )
     return Statement(
         index=index,
         sid=sid,
         effect=Effect(effect),
         actions=_parse_actions(item[action_key], path=f"{path}.{action_key}"),
         not_action=action_key == "NotAction",
-        resources=(_parse_resources(item[resource_key], variables, path=f"{path}.{resource_key}")
-                   if resource_key else None),
+        resources=(
+            _parse_resources(item[resource_key], variables, path=f"{path}.{resource_key}")
+            if resource_key
+            else None
+        ),
         not_resource=resource_key == "NotResource",
-        principals=(_parse_principals(item[principal_key], path=f"{path}.{principal_key}")
-                    if principal_key else None),
+        principals=(
+            _parse_principals(item[principal_key], path=f"{path}.{principal_key}")
+            if principal_key
+            else None
+        ),
         not_principal=principal_key == "NotPrincipal",
         conditions=conditions,
     )
@@ -178,7 +203,9 @@ def _parse_resources(value: object, variables: bool, *, path: str) -> ResourceSe
         if len(parts) != 6 or parts[0] != "arn" or not parts[2]:
             raise MalformedPolicyError(f"{resource!r} is neither '*' nor an ARN", path=path)
         if any(char in parts[2] for char in "*?"):
-            raise MalformedPolicyError("the service part of an ARN cannot hold wildcards", path=path)
+            raise MalformedPolicyError(
+                "the service part of an ARN cannot hold wildcards", path=path
+            )
         if variables and "${" in ":".join(parts[:5]):
             raise MalformedPolicyError(
                 "policy variables are allowed only in the resource part of an ARN", path=path

@@ -147,9 +147,7 @@ def arn_matches(pattern: tuple[Piece, ...], value: str) -> bool:
     segments = split_pieces_on_colons(pattern)
     if segments is None:
         return False
-    return all(
-        glob_matches(segment, part) for segment, part in zip(segments, target, strict=True)
-    )
+    return all(glob_matches(segment, part) for segment, part in zip(segments, target, strict=True))
 
 
 def split_pieces_on_colons(pieces: tuple[Piece, ...]) -> tuple[tuple[Piece, ...], ...] | None:

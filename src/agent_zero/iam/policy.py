@@ -181,4 +181,3 @@ class Policy:
     def variables_enabled(self) -> bool:
         """Policy variables are substituted only under Version 2012-10-17."""
         return self.version == VARIABLES_VERSION
-

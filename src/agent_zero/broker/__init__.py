@@ -1,0 +1,1 @@
+"""Use cases and the deterministic rules that have the last word over any reviewer."""
