@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from agent_zero.domain.catalog import Catalog, CatalogEntry, ResourceKind
 from agent_zero.domain.principals import Principal
 from agent_zero.domain.proposals import Grant
-from agent_zero.iam import Policy, PolicyKind, RequestContext, evaluate, parse_policy
+from agent_zero.iam import Policy, PolicyKind, RequestContext, Statement, evaluate, parse_policy
 from agent_zero.iam.actions import actions_for_service, covered_services
 from agent_zero.iam.context import ContextInput
 from agent_zero.iam.parsing import PolicyInput
@@ -76,11 +76,32 @@ def _probe_resources(catalog: Catalog) -> list[_ProbeResource]:
     return list(unique.values())
 
 
-def _probe_actions(catalog: Catalog, grants: Iterable[Grant]) -> list[str]:
-    services = set(catalog.services()) & set(covered_services())
-    actions = {action for service in sorted(services) for action in actions_for_service(service)}
-    actions |= {action for grant in grants for action in grant.actions}
-    return sorted(actions)
+@dataclass(frozen=True, slots=True)
+class ProbeSpace:
+    """The resources and actions probed for one catalog; build it once per catalog."""
+
+    resources: tuple[str, ...]
+    resource_set: frozenset[str]
+    actions: tuple[str, ...]
+    action_by_lower: dict[str, str]
+
+    @classmethod
+    def for_catalog(cls, catalog: Catalog) -> ProbeSpace:
+        """Every catalog resource, its sub-resources, outsiders and every service action."""
+        resources = tuple(r.arn for r in _probe_resources(catalog))
+        services = set(catalog.services()) & set(covered_services())
+        actions = tuple(sorted({a for svc in services for a in actions_for_service(svc)}))
+        return cls(resources, frozenset(resources), actions, {a.lower(): a for a in actions})
+
+    def with_actions(self, extra: Iterable[str]) -> ProbeSpace:
+        """The same space plus actions named by grants (so unknown names are probed too)."""
+        missing = {a for a in extra if a.lower() not in self.action_by_lower}
+        if not missing:
+            return self
+        actions = tuple(sorted(set(self.actions) | missing))
+        return ProbeSpace(
+            self.resources, self.resource_set, actions, {a.lower(): a for a in actions}
+        )
 
 
 def _key_variants(own_keys: Iterable[str]) -> list[tuple[str, ...] | None]:
@@ -136,6 +157,7 @@ def explore_access(
     grants: Sequence[Grant] = (),
     context: ContextInput | None = None,
     exhaustive: bool = False,
+    probe_space: ProbeSpace | None = None,
 ) -> list[Probe]:
     """Every probe the role ∩ session allows, across the whole probe space.
 
@@ -152,11 +174,12 @@ def explore_access(
         if e.row_scope and (key := principal.attribute(e.row_scope.owner_attribute))
     ]
     variants = _key_variants(own_keys)
-    resources = [r.arn for r in _probe_resources(catalog)]
-    actions = _probe_actions(catalog, grants)
+    space = (probe_space or ProbeSpace.for_catalog(catalog)).with_actions(
+        action for grant in grants for action in grant.actions
+    )
     allowed: list[Probe] = []
     contexts = {keys: base.with_values({LEADING_KEYS: list(keys or ())}) for keys in variants}
-    pairs = _candidate_pairs(session, actions, resources, list(contexts.values()), exhaustive)
+    pairs = _candidate_pairs(session, space, list(contexts.values()), exhaustive)
     for action, resource in pairs:
         keyed = variants if action.lower().startswith("dynamodb:") else [None]
         for keys in keyed:
@@ -175,36 +198,47 @@ def explore_access(
     return allowed
 
 
+def _named_actions(statement: Statement, space: ProbeSpace) -> list[str]:
+    named = statement.actions
+    if not statement.not_action and not named.match_all and not named.patterns:
+        # Exact names only: look them up instead of testing every action.
+        return [space.action_by_lower[a] for a in named.exact if a in space.action_by_lower]
+    return [a for a in space.actions if statement.applies_to_action(a)]
+
+
+def _named_resources(
+    statement: Statement, space: ProbeSpace, contexts: Sequence[RequestContext]
+) -> list[str]:
+    named = statement.resources
+    if (
+        named is not None
+        and not statement.not_resource
+        and not named.match_all
+        and not named.patterns
+    ):
+        return list(named.exact & space.resource_set)
+    # Policy variables could make the match depend on the context: try each one.
+    return [
+        r
+        for r in space.resources
+        if any(statement.applies_to_resource(r, context) for context in contexts)
+    ]
+
+
 def _candidate_pairs(
     session: Policy,
-    actions: Sequence[str],
-    resources: Sequence[str],
+    space: ProbeSpace,
     contexts: Sequence[RequestContext],
     exhaustive: bool,
 ) -> list[tuple[str, str]]:
     if exhaustive:
-        return [(action, resource) for action in actions for resource in resources]
+        return [(action, resource) for action in space.actions for resource in space.resources]
     pairs: set[tuple[str, str]] = set()
     for statement in session.allow_statements:
-        named_actions = [a for a in actions if statement.applies_to_action(a)]
-        if not named_actions:
-            continue
-        sets = statement.resources
-        if (
-            sets is not None
-            and not statement.not_resource
-            and not sets.match_all
-            and not sets.patterns
-        ):
-            named_resources = [r for r in resources if r in sets.exact]
-        else:
-            # Policy variables could make the match depend on the context: try each one.
-            named_resources = [
-                r
-                for r in resources
-                if any(statement.applies_to_resource(r, context) for context in contexts)
-            ]
-        pairs.update((a, r) for a in named_actions for r in named_resources)
+        named_actions = _named_actions(statement, space)
+        if named_actions:
+            resources = _named_resources(statement, space, contexts)
+            pairs.update((a, r) for a in named_actions for r in resources)
     return sorted(pairs)
 
 
@@ -216,6 +250,7 @@ def prove_containment(
     catalog: Catalog,
     principal: Principal,
     context: ContextInput | None = None,
+    probe_space: ProbeSpace | None = None,
 ) -> list[Probe]:
     """The allowed probes outside ``grants``; an empty list is the proof of containment."""
     inside = _grants_by_arn(grants, catalog, principal)
@@ -226,5 +261,6 @@ def prove_containment(
         principal=principal,
         grants=grants,
         context=context,
+        probe_space=probe_space,
     )
     return [probe for probe in allowed if not _inside(probe, inside)]

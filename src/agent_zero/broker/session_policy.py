@@ -10,6 +10,7 @@ PartiQL, streams) from passing the vacuous ForAllValues test.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cached_property
@@ -23,6 +24,7 @@ from agent_zero.domain.proposals import Grant
 from agent_zero.iam import Policy, PolicyKind, parse_policy
 
 SESSION_POLICY_MAX_CHARS = 2_048
+_SESSION_CHARSET = re.compile(r"[\t\n\r\x20-\xff]*")
 LEADING_KEYS = "dynamodb:LeadingKeys"
 
 
@@ -52,7 +54,7 @@ class SessionPolicy(DomainModel):
 
 def _in_session_charset(text: str) -> bool:
     # STS accepts tab, LF, CR and U+0020..U+00FF in the Policy parameter.
-    return all(char in "\t\n\r" or 0x20 <= ord(char) <= 0xFF for char in text)
+    return _SESSION_CHARSET.fullmatch(text) is not None
 
 
 def _canonical_actions(grant: Grant, entry: CatalogEntry) -> frozenset[str]:

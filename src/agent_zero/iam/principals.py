@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from agent_zero.domain.errors import InvalidInputError
 from agent_zero.iam.policy import PrincipalMatch, PrincipalSet
@@ -50,6 +51,7 @@ class Caller:
         return tuple(forms)
 
 
+@lru_cache(maxsize=1024)
 def identify_caller(principal: str, *, role_arn: str | None = None) -> Caller:
     """Read a caller ARN; ``role_arn`` gives a session's role ARN with its path."""
     if match := _ASSUMED_ROLE.fullmatch(principal):
