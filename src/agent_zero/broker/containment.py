@@ -22,6 +22,7 @@ from agent_zero.iam import Policy, PolicyKind, RequestContext, Statement, evalua
 from agent_zero.iam.actions import actions_for_service, covered_services
 from agent_zero.iam.context import ContextInput
 from agent_zero.iam.parsing import PolicyInput
+from agent_zero.iam.patterns import Template, plain_text
 
 LEADING_KEYS = "dynamodb:leadingkeys"
 OTHER_KEY = "agent-zero-probe-other-key"
@@ -93,22 +94,54 @@ class ProbeSpace:
         actions = tuple(sorted({a for svc in services for a in actions_for_service(svc)}))
         return cls(resources, frozenset(resources), actions, {a.lower(): a for a in actions})
 
-    def with_actions(self, extra: Iterable[str]) -> ProbeSpace:
-        """The same space plus actions named by grants (so unknown names are probed too)."""
-        missing = {a for a in extra if a.lower() not in self.action_by_lower}
-        if not missing:
+    def extended(self, actions: Iterable[str], resources: Iterable[str]) -> ProbeSpace:
+        """The same space plus the actions and resources a grant or policy names literally."""
+        new_actions = {a for a in actions if a.lower() not in self.action_by_lower}
+        new_resources = set(resources) - self.resource_set
+        if not new_actions and not new_resources:
             return self
-        actions = tuple(sorted(set(self.actions) | missing))
+        all_actions = tuple(sorted(set(self.actions) | new_actions))
+        all_resources = self.resources + tuple(sorted(new_resources))
         return ProbeSpace(
-            self.resources, self.resource_set, actions, {a.lower(): a for a in actions}
+            all_resources,
+            frozenset(all_resources),
+            all_actions,
+            {a.lower(): a for a in all_actions},
         )
 
 
-def _key_variants(own_keys: Iterable[str]) -> list[tuple[str, ...] | None]:
+def _near_misses(key: str) -> tuple[str, ...]:
+    # Keys one edit away from the owner's, so widened patterns ("c-*", "c-100?") are caught.
+    last = key[-1:] or "x"
+    return (
+        key + "0",
+        key[:-1] + ("0" if last != "0" else "1"),
+        key.upper() if key.upper() != key else key.lower(),
+    )
+
+
+def _keys_named_by(session: Policy) -> set[str]:
+    # Every literal row key the session policy's conditions mention is probed too.
+    named: set[str] = set()
+    for statement in session.statements:
+        for condition in statement.conditions:
+            if condition.key != LEADING_KEYS or condition.spec is None:
+                continue
+            for value in condition.values:
+                if isinstance(value, Template) and not value.has_variables:
+                    named.add(plain_text(value.pieces))
+    return named
+
+
+def _key_variants(
+    own_keys: Iterable[str], named_keys: Iterable[str] = ()
+) -> list[tuple[str, ...] | None]:
     variants: list[tuple[str, ...] | None] = [None, (OTHER_KEY,)]
+    variants += [(key,) for key in sorted(named_keys)]
     for key in sorted(set(own_keys)):
         variants += [(key,), (key, OTHER_KEY)]
-    return variants
+        variants += [(other,) for other in _near_misses(key) if other != key]
+    return list(dict.fromkeys(variants))
 
 
 def _inside(probe: Probe, grants_by_arn: Mapping[str, list[tuple[Grant, str | None]]]) -> bool:
@@ -173,9 +206,15 @@ def explore_access(
         for e in catalog
         if e.row_scope and (key := principal.attribute(e.row_scope.owner_attribute))
     ]
-    variants = _key_variants(own_keys)
-    space = (probe_space or ProbeSpace.for_catalog(catalog)).with_actions(
-        action for grant in grants for action in grant.actions
+    variants = _key_variants(own_keys, _keys_named_by(session))
+    named_actions = [a for g in grants for a in g.actions]
+    named_resources: list[str] = []
+    for statement in session.statements:
+        named_actions += statement.actions.exact
+        if statement.resources is not None:
+            named_resources += statement.resources.exact
+    space = (probe_space or ProbeSpace.for_catalog(catalog)).extended(
+        named_actions, named_resources
     )
     allowed: list[Probe] = []
     contexts = {keys: base.with_values({LEADING_KEYS: list(keys or ())}) for keys in variants}

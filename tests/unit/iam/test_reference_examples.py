@@ -133,7 +133,7 @@ CARLOS_BUCKET_POLICY = doc(
 )
 
 
-def test_evaluation_logic_carlos_put_to_logs_bucket_is_explicitly_denied_by_DenyS3Logs():
+def test_evaluation_logic_carlos_put_to_logs_bucket_is_explicitly_denied():
     """evaluation-logic: 'the identity-based policy explicitly denies Carlos access to any
     S3 buckets used for logging. Carlos is denied access.'"""
     result = evaluate(
@@ -461,6 +461,16 @@ OTHER_ACTION = doc(allow("dynamodb:DescribeTable", TABLE))
         ),
         pytest.param(
             FED_ARN,
+            FED_ARN,
+            [],
+            None,
+            None,
+            ALLOW,
+            None,
+            id="federated-user-session-ARN-without-any-session-policy",
+        ),
+        pytest.param(
+            FED_ARN,
             user(),
             [],
             OTHER_ACTION,
@@ -543,6 +553,22 @@ def test_evaluation_logic_resource_policy_deny_for_session_overrides_identity_al
     assert "BlockSession" in reason_sids(result, "Deny")
 
 
+def test_access_policies_session_policy_deny_overrides_resource_policy_naming_session():
+    """access_policies Session policies: 'An explicit deny in any of these policies overrides
+    the allow.' — even for a grant made directly to the session ARN."""
+    session = doc(allow("*"), deny("dynamodb:GetItem", TABLE, Sid="SessionDeny"))
+    result = evaluate(
+        "dynamodb:GetItem",
+        TABLE,
+        principal=SESSION_ARN,
+        session=session,
+        resource_policy=doc(rp_allow(SESSION_ARN, "dynamodb:GetItem", TABLE)),
+    )
+    assert result.decision == DENY
+    assert result.denied_by == SESSION
+    assert "SessionDeny" in reason_sids(result, "Deny")
+
+
 def test_grammar_resource_policy_deny_naming_another_principal_does_not_apply():
     """grammar principal_block: a statement applies only to the principal it names."""
     resource_policy = doc(rp_deny(user("Alice"), "dynamodb:*", TABLE))
@@ -558,14 +584,19 @@ def test_grammar_resource_policy_deny_naming_another_principal_does_not_apply():
 )
 def test_grammar_not_principal_deny(principal, expected):
     """grammar: principal_block = ("Principal" | "NotPrincipal"); a Deny with NotPrincipal
-    applies to everyone except the listed principal."""
+    applies to everyone except the listed principals (listed, as AWS recommends, together
+    with the account ARN, which does not exempt the account's other users)."""
+    excluded = [user("Alice"), f"arn:aws:iam::{ACCT}:root"]
     resource_policy = doc(
-        deny("dynamodb:*", TABLE, NotPrincipal={"AWS": user("Alice")}, Sid="OnlyAlice")
+        deny("dynamodb:*", TABLE, NotPrincipal={"AWS": excluded}, Sid="OnlyAlice")
     )
     result = evaluate(
         "dynamodb:GetItem", TABLE, ALL_DDB, principal=principal, resource_policy=resource_policy
     )
     assert result.decision == expected
+    if expected == DENY:
+        assert result.denied_by == RESOURCE
+        assert "OnlyAlice" in reason_sids(result, "Deny")
 
 
 ASSUME_TARGET = doc(allow("sts:AssumeRole", ROLE_ARN))
@@ -1223,6 +1254,16 @@ def test_condition_operators_date_greater_than_token_issue_time(policy_value, is
         ),
         pytest.param("DateLessThan", "1714564800", "2024-05-01T11:00:00Z", ALLOW, id="Lt-epoch"),
         pytest.param(
+            "DateEquals",
+            "2024-05-01T12:00:00.000Z",
+            "2024-05-01T12:00:00Z",
+            ALLOW,
+            id="Eq-fractional-seconds",
+        ),
+        pytest.param(
+            "DateLessThan", "2024-05-01T12:00", "2024-05-01T11:59:00Z", IMPLICIT, id="no-tz-date"
+        ),
+        pytest.param(
             "DateGreaterThan", "1714564800", "2024-05-01T11:00:00Z", IMPLICIT, id="Gt-epoch"
         ),
     ],
@@ -1484,6 +1525,69 @@ def test_condition_operators_sqs_queue_policy_with_account_principal_grants_noth
         decide("sqs:SendMessage", queue, identity, resource_policy=queue_policy, context=ctx)
         == ALLOW
     )
+
+
+ABSENT_KEY_CASES = [
+    pytest.param("StringEquals", "x", IMPLICIT, id="StringEquals"),
+    pytest.param("StringEqualsIgnoreCase", "x", IMPLICIT, id="StringEqualsIgnoreCase"),
+    pytest.param("StringLike", "*", IMPLICIT, id="StringLike-star-still-needs-key"),
+    pytest.param("NumericEquals", "1", IMPLICIT, id="NumericEquals"),
+    pytest.param("NumericLessThan", "1", IMPLICIT, id="NumericLessThan"),
+    pytest.param("DateGreaterThan", "2020-01-01T00:00:00Z", IMPLICIT, id="DateGreaterThan"),
+    pytest.param("Bool", "false", IMPLICIT, id="Bool"),
+    pytest.param("BinaryEquals", "QmluYXJ5VmFsdWVJbkJhc2U2NA==", IMPLICIT, id="BinaryEquals"),
+    pytest.param("IpAddress", "0.0.0.0/0", IMPLICIT, id="IpAddress-any"),
+    pytest.param("ArnLike", "arn:*:*:*:*:*", IMPLICIT, id="ArnLike-any"),
+    pytest.param("StringNotEquals", "x", ALLOW, id="StringNotEquals"),
+    pytest.param("StringNotEqualsIgnoreCase", "x", ALLOW, id="StringNotEqualsIgnoreCase"),
+    pytest.param("StringNotLike", "*", ALLOW, id="StringNotLike"),
+    pytest.param("NumericNotEquals", "1", ALLOW, id="NumericNotEquals"),
+    pytest.param("DateNotEquals", "2020-01-01T00:00:00Z", ALLOW, id="DateNotEquals"),
+    pytest.param("NotIpAddress", "0.0.0.0/0", ALLOW, id="NotIpAddress"),
+    pytest.param("ArnNotEquals", "arn:aws:sns:us-east-1:111122223333:t", ALLOW, id="ArnNotEquals"),
+    pytest.param("ArnNotLike", "arn:*:*:*:*:*", ALLOW, id="ArnNotLike"),
+    pytest.param("StringEqualsIfExists", "x", ALLOW, id="IfExists-absent-is-true"),
+    pytest.param("NumericLessThanIfExists", "1", ALLOW, id="NumericIfExists"),
+    pytest.param("ForAllValues:StringEquals", "x", ALLOW, id="ForAllValues-absent-true"),
+    pytest.param("ForAllValues:StringNotEquals", "x", ALLOW, id="ForAllValues-negated-absent"),
+    pytest.param("ForAnyValue:StringEquals", "x", IMPLICIT, id="ForAnyValue-absent-false"),
+    pytest.param("ForAnyValue:StringNotEquals", "x", IMPLICIT, id="ForAnyValue-negated-absent"),
+]
+
+
+@pytest.mark.parametrize(("operator", "value", "expected"), ABSENT_KEY_CASES)
+def test_condition_operators_key_absent_from_request_context(operator, value, expected):
+    """condition_operators Important: 'If the key ... is not present in the request context,
+    the values do not match and the condition is false. If the policy condition requires
+    that the key is not matched ... the condition is true. This logic applies to all
+    condition operators except ...IfExists and Null'; multi-value-conditions for the
+    ForAllValues (true) / ForAnyValue (false) set operators."""
+    policy = doc(allow("s3:GetObject", "*", {operator: {"custom:absent": value}}))
+    ctx = {"custom:present": "x"}
+    assert decide("s3:GetObject", "arn:aws:s3:::b/k", policy, context=ctx) == expected
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        pytest.param(["TopScore", "TopScoreDateTime", "UserId"], ALLOW, id="pattern-matches"),
+        pytest.param(["UserId", "Wins"], IMPLICIT, id="one-outside-pattern"),
+        pytest.param(["topscore"], IMPLICIT, id="case-sensitive"),
+    ],
+)
+def test_dynamodb_example2_variation_forallvalues_string_like_pattern(attributes, expected):
+    """dynamodb-specifying-conditions example 2 variations: 'To allow all attributes whose
+    name matches a pattern, use StringLike instead of StringEquals, and use a
+    multi-character pattern match wildcard character (*).'"""
+    policy = doc(
+        allow(
+            "dynamodb:GetItem",
+            GAME_SCORES,
+            {"ForAllValues:StringLike": {"dynamodb:Attributes": ["Top*", "UserId"]}},
+        )
+    )
+    ctx = {"dynamodb:Attributes": attributes}
+    assert decide("dynamodb:GetItem", GAME_SCORES, policy, context=ctx) == expected
 
 
 # --------------------------------------------------------------------------------------
@@ -2376,6 +2480,18 @@ MALFORMED_IDENTITY = [
     pytest.param(_cond("Bool", "aws:SecureTransport", "yes"), id="Bool-yes"),
     pytest.param(_cond("BinaryEquals", "custom:blob", "***not base64***"), id="Binary-not-b64"),
     pytest.param({"Version": "2012-10-17"}, id="no-Statement"),
+    pytest.param(
+        _cond("NumericLessThan", "aws:MultiFactorAuthAge", "${aws:username}"),
+        id="Numeric-no-policy-variables",
+    ),
+    pytest.param(
+        _cond("DateLessThan", "aws:TokenIssueTime", "${aws:CurrentTime}"),
+        id="Date-no-policy-variables",
+    ),
+    pytest.param(
+        _cond("IpAddress", "aws:SourceIp", "${aws:PrincipalTag/cidr}"),
+        id="IpAddress-no-policy-variables",
+    ),
 ]
 
 
@@ -2429,7 +2545,8 @@ def test_grammar_resource_policy_requires_principal(policy):
         ),
         pytest.param(
             '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",'
-            ' "Resource": "*"}], "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
+            ' "Resource": "*"}],'
+            ' "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}',
             id="duplicate-Statement-key",
         ),
         pytest.param('{"Version": "2012-10-17", "Statement": [', id="invalid-JSON"),
