@@ -211,8 +211,8 @@ def _parse_resources(value: object, variables: bool, *, path: str) -> ResourceSe
                 "policy variables are allowed only in the resource part of an ARN", path=path
             )
         template = parse_template(resource, variables=variables)
-        if not template.has_variables and not any(char in resource for char in "*?"):
-            exact.add(resource)
+        if template.pieces == (resource,) and not any(char in resource for char in "*?"):
+            exact.add(resource)  # no wildcard, no variable, no ${*}-style special
         else:
             patterns.append(compile_resource_pattern(template))
     return ResourceSet(False, frozenset(exact), tuple(patterns))

@@ -1261,7 +1261,7 @@ def test_condition_operators_date_greater_than_token_issue_time(policy_value, is
             id="Eq-fractional-seconds",
         ),
         pytest.param(
-            "DateLessThan", "2024-05-01T12:00", "2024-05-01T11:59:00Z", IMPLICIT, id="no-tz-date"
+            "DateLessThan", "2024-05-01T12:00Z", "2024-05-01T11:59:00Z", ALLOW, id="w3c-hh:mmTZD"
         ),
         pytest.param(
             "DateGreaterThan", "1714564800", "2024-05-01T11:00:00Z", IMPLICIT, id="Gt-epoch"
