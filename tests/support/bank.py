@@ -6,7 +6,6 @@ from typing import Any
 
 from agent_zero.domain.catalog import (
     CatalogEntry,
-    Placement,
     PrincipalSelector,
     ResourceKind,
     RowScope,
@@ -104,7 +103,6 @@ def bank_entries() -> list[CatalogEntry]:
             description="The principals' access policies.",
             sensitivity=Sensitivity.CRITICAL,
             allowed_actions=frozenset({"broker:ReadPolicy", "broker:WritePolicy"}),
-            placement=Placement.BROKER,
             internal_groups=frozenset({"admins"}),
         ),
     ]

@@ -125,7 +125,6 @@ class CatalogEntry(DomainModel):
     description: Annotated[str, Field(min_length=1, max_length=1_000)]
     sensitivity: Sensitivity
     allowed_actions: frozenset[ActionName]
-    placement: Placement = Placement.AWS
     arn: str | None = None
     target_role_arn: str | None = None
     max_session_seconds: Annotated[
@@ -143,9 +142,6 @@ class CatalogEntry(DomainModel):
         wrong = sorted(a for a in self.allowed_actions if a.split(":")[0] != self.kind.service)
         if wrong:
             raise ValueError(f"{self.key}: actions {wrong} are not {self.kind.service} actions")
-        expected_placement = Placement.BROKER if self.kind.service == "broker" else Placement.AWS
-        if self.placement is not expected_placement:
-            raise ValueError(f"{self.key}: a {self.kind} is enforced by {expected_placement}")
         if self.placement is Placement.AWS:
             self._check_aws_fields()
         elif self.arn or self.target_role_arn or self.row_scope:
@@ -170,6 +166,11 @@ class CatalogEntry(DomainModel):
                 raise ValueError(f"{self.key}: row-scoped tables cannot allow {unscopable}")
         if (self.kind is ResourceKind.DYNAMODB_INDEX) != (self.parent_key is not None):
             raise ValueError(f"{self.key}: an index, and only an index, names its parent table")
+
+    @property
+    def placement(self) -> Placement:
+        """Who enforces grants on this resource, which follows from its kind."""
+        return Placement.BROKER if self.kind.service == "broker" else Placement.AWS
 
     @property
     def is_aws(self) -> bool:
