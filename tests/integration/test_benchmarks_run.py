@@ -1,0 +1,29 @@
+"""The benchmark scripts run and print their tables (they measure; they never assert)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_core_benchmark_prints_both_tables() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "core.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "iam.evaluate throughput" in out
+    assert "simple, parsed policies (baseline)" in out
+    assert "1.00x" in out
+    rows = [line.split() for line in out.splitlines() if line[:9].strip().isdigit()]
+    assert {(row[0], row[1]) for row in rows} == {
+        (size, grants) for size in ("10", "100", "1000") for grants in ("1", "3", "5")
+    }
+    assert "p99 < 2.0 ms:" in out
