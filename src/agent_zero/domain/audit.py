@@ -121,15 +121,7 @@ def verify_chain(records: list[AuditRecord]) -> list[str]:
             problems.append(f"record {position} has sequence {record.sequence}")
         if record.previous_hash != expected_previous:
             problems.append(f"record {record.sequence} does not follow the record before it")
-        recomputed = _digest(
-            sequence=record.sequence,
-            event=record.event,
-            at=record.at,
-            request_id=record.request_id,
-            principal_id=record.principal_id,
-            details=record.details,
-            previous_hash=record.previous_hash,
-        )
+        recomputed = _digest(**record.model_dump(exclude={"hash"}))
         if recomputed != record.hash:
             problems.append(f"record {record.sequence} was altered after it was written")
         expected_previous = record.hash
