@@ -98,6 +98,18 @@ HEAVY_CONTEXT = {
 }
 
 
+HOSTILE_WILDCARD = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/" + "*/" * 30 + "x",
+        }
+    ],
+}
+
+
 def per_second(run: Callable[[], object], seconds: float) -> float:
     """Calls per second of ``run`` over about ``seconds`` of wall time."""
     count = 0
@@ -169,12 +181,27 @@ def evaluation_table(seconds: float) -> list[tuple[str, float]]:
             context=HEAVY_CONTEXT,
         )
 
+    # A hostile pattern and key: 30 stars against 1,000 path segments. A backtracking
+    # regex took ~18 s for one match; the segment matcher must stay near the baseline.
+    hostile = [iam.parse_policy(HOSTILE_WILDCARD)]
+    hostile_object = "arn:aws:s3:::b/" + "a/" * 1000 + "y"
+
+    def hostile_wildcard() -> object:
+        return iam.evaluate(
+            action="s3:GetObject",
+            resource=hostile_object,
+            principal=SESSION,
+            identity_policies=hostile,
+        )
+
     assert heavy_parsed().allowed  # type: ignore[attr-defined]  # the case must do real work
+    assert not hostile_wildcard().allowed  # type: ignore[attr-defined]
     cases = [
         ("simple, parsed policies (baseline)", simple_parsed),
         ("simple, raw documents", simple_raw),
         ("condition-heavy, parsed policies", heavy_parsed),
         ("condition-heavy, raw documents", heavy_raw),
+        ("hostile wildcard, 1,000-segment key", hostile_wildcard),
     ]
     return [(name, per_second(run, seconds)) for name, run in cases]
 

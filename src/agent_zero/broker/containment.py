@@ -3,11 +3,17 @@
 The proof evaluates, with the IAM engine, the target role's policies intersected
 with the session policy over a probe space: every AWS resource in the catalog
 and the sub-resources AWS names beneath them (indexes, streams, backups,
-exports, objects), a resource outside the catalog, every action of those
-services, and for DynamoDB the row-key contexts "own key", "another key", "both"
-and "no key". An allowed probe outside the grants is an over-grant; an empty
-list is the proof. Resource policies are out of scope by design: the broker's
-precondition is that none names a broker session.
+exports, objects), resources outside the catalog (another table, the same table
+in another region and account, a role), every action of those services and of
+STS, and for DynamoDB the row-key contexts "own key", "another key", "both",
+"empty key" and "no key". An allowed probe outside the grants is an over-grant.
+
+A finite probe space is a proof only for session policies whose reach is finite:
+the compiler's closed grammar of exact actions on exact ARNs, conditioned on
+``dynamodb:LeadingKeys`` alone. ``prove_containment`` therefore reports every
+Allow statement outside that grammar as unprovable, so an empty list is the
+proof. Resource policies are out of scope by design: the broker's precondition
+is that none names a broker session.
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from agent_zero.broker.session_policy import S3_OBJECTS_SUFFIX
 from agent_zero.domain.catalog import Catalog, CatalogEntry, ResourceKind
 from agent_zero.domain.principals import Principal
 from agent_zero.domain.proposals import Grant
 from agent_zero.iam import Policy, PolicyKind, RequestContext, Statement, evaluate, parse_policy
-from agent_zero.iam.actions import actions_for_service, covered_services
+from agent_zero.iam.actions import actions_for_service, acts_on_s3_objects, covered_services
 from agent_zero.iam.context import ContextInput
 from agent_zero.iam.parsing import PolicyInput
 from agent_zero.iam.patterns import Template, plain_text
+from agent_zero.iam.policy import ActionSet, ResourcePattern
 
 LEADING_KEYS = "dynamodb:leadingkeys"
 OTHER_KEY = "agent-zero-probe-other-key"
@@ -46,9 +54,12 @@ class Probe:
     action: str
     resource: str
     leading_keys: tuple[str, ...] | None  # None: the request carries no row key
+    unprovable: str | None = None  # why a statement's reach cannot be enumerated
 
     def describe(self) -> str:
         """A one-line description for error messages and reports."""
+        if self.unprovable is not None:
+            return f"{self.action} on {self.resource}: {self.unprovable}"
         keys = "no row key" if self.leading_keys is None else f"row keys {list(self.leading_keys)}"
         return f"{self.action} on {self.resource} with {keys}"
 
@@ -68,13 +79,26 @@ def _probe_resources(catalog: Catalog) -> list[_ProbeResource]:
         resources += [
             _ProbeResource(entry.arn + tail, None) for tail in _SUB_RESOURCES.get(entry.kind, ())
         ]
-        if entry.kind is ResourceKind.DYNAMODB_TABLE:
-            region_account, _, _ = entry.arn.rpartition(":table/")
-            resources.append(
-                _ProbeResource(f"{region_account}:table/agent-zero-probe-outside", None)
-            )
+        resources += [_ProbeResource(arn, None) for arn in _outsiders(entry.arn)]
     unique = {resource.arn: resource for resource in resources}
     return list(unique.values())
+
+
+def _outsiders(arn: str) -> list[str]:
+    # What a widened ARN pattern would reach beyond the catalog: another table,
+    # the same table in another region and account, and a role to chain into.
+    parts = arn.split(":", 5)
+    partition, service, region, account, name = parts[1], parts[2], parts[3], parts[4], parts[5]
+    if service != "dynamodb":
+        return []
+    other_account = "000000000000" if account != "000000000000" else "999999999999"
+    prefix = f"arn:{partition}:dynamodb"
+    return [
+        f"{prefix}:{region}:{account}:table/agent-zero-probe-outside",
+        f"{prefix}:agent-zero-probe-region:{account}:{name}",
+        f"{prefix}:{region}:{other_account}:{name}",
+        f"arn:{partition}:iam::{account}:role/agent-zero-probe-role",
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +114,8 @@ class ProbeSpace:
     def for_catalog(cls, catalog: Catalog) -> ProbeSpace:
         """Every catalog resource, its sub-resources, outsiders and every service action."""
         resources = tuple(r.arn for r in _probe_resources(catalog))
-        services = set(catalog.services()) & set(covered_services())
+        # STS is always probed: sts:AssumeRole from a session would chain into more.
+        services = (set(catalog.services()) | {"sts"}) & set(covered_services())
         actions = tuple(sorted({a for svc in services for a in actions_for_service(svc)}))
         return cls(resources, frozenset(resources), actions, {a.lower(): a for a in actions})
 
@@ -136,7 +161,8 @@ def _keys_named_by(session: Policy) -> set[str]:
 def _key_variants(
     own_keys: Iterable[str], named_keys: Iterable[str] = ()
 ) -> list[tuple[str, ...] | None]:
-    variants: list[tuple[str, ...] | None] = [None, (OTHER_KEY,)]
+    # ("",) is a null data set: ForAllValues holds over it, so the Null guard must stop it.
+    variants: list[tuple[str, ...] | None] = [None, ("",), (OTHER_KEY,)]
     variants += [(key,) for key in sorted(named_keys)]
     for key in sorted(set(own_keys)):
         variants += [(key,), (key, OTHER_KEY)]
@@ -144,8 +170,17 @@ def _key_variants(
     return list(dict.fromkeys(variants))
 
 
+def _granted_arn(probe: Probe) -> str:
+    # An S3 object action on bucket/key is granted by a grant on the bucket.
+    if probe.resource.startswith("arn:aws:s3:::") and acts_on_s3_objects(probe.action):
+        bucket, slash, _key = probe.resource.partition("/")
+        if slash:
+            return bucket
+    return probe.resource
+
+
 def _inside(probe: Probe, grants_by_arn: Mapping[str, list[tuple[Grant, str | None]]]) -> bool:
-    for grant, owner_key in grants_by_arn.get(probe.resource, ()):
+    for grant, owner_key in grants_by_arn.get(_granted_arn(probe), ()):
         if not grant.covers(probe.action):
             continue
         if owner_key is None:
@@ -170,7 +205,7 @@ def _grants_by_arn(
     return table
 
 
-def _probe_principal(catalog: Catalog, grants: Sequence[Grant]) -> tuple[str, str]:
+def _probe_principal(catalog: Catalog, grants: Sequence[Grant]) -> str:
     roles = [catalog.get(g.resource_key) for g in grants]
     role_arns = [e.target_role_arn for e in roles if e is not None and e.target_role_arn]
     role_arns += [e.target_role_arn for e in catalog if e.target_role_arn]
@@ -178,7 +213,7 @@ def _probe_principal(catalog: Catalog, grants: Sequence[Grant]) -> tuple[str, st
     _, _, account_and_path = role_arn.partition(":iam::")
     account, _, path = account_and_path.partition(":role/")
     role_name = path.rsplit("/", 1)[-1]
-    return f"arn:aws:sts::{account}:assumed-role/{role_name}/{PROBE_SESSION_NAME}", role_arn
+    return f"arn:aws:sts::{account}:assumed-role/{role_name}/{PROBE_SESSION_NAME}"
 
 
 def explore_access(
@@ -199,7 +234,7 @@ def explore_access(
     """
     roles = tuple(parse_policy(p, kind=PolicyKind.IDENTITY) for p in role_policies)
     session = parse_policy(session_policy, kind=PolicyKind.SESSION)
-    principal_arn, role_arn = _probe_principal(catalog, grants)
+    principal_arn = _probe_principal(catalog, grants)
     base = RequestContext.of(context)
     own_keys = [
         key
@@ -227,7 +262,6 @@ def explore_access(
                 action=action,
                 resource=resource,
                 principal=principal_arn,
-                role_arn=role_arn,
                 identity_policies=roles,
                 session_policy=session,
                 context=probe_context,
@@ -291,7 +325,11 @@ def prove_containment(
     context: ContextInput | None = None,
     probe_space: ProbeSpace | None = None,
 ) -> list[Probe]:
-    """The allowed probes outside ``grants``; an empty list is the proof of containment."""
+    """The allowed probes outside ``grants``; an empty list is the proof of containment.
+
+    Statements outside the closed grammar come back as unprovable probes first.
+    """
+    unprovable = unprovable_statements(parse_policy(session_policy, kind=PolicyKind.SESSION))
     inside = _grants_by_arn(grants, catalog, principal)
     allowed = explore_access(
         role_policies,
@@ -302,4 +340,52 @@ def prove_containment(
         context=context,
         probe_space=probe_space,
     )
-    return [probe for probe in allowed if not _inside(probe, inside)]
+    return unprovable + [probe for probe in allowed if not _inside(probe, inside)]
+
+
+def _is_bucket_objects(pattern: ResourcePattern, actions: ActionSet) -> bool:
+    # "arn:aws:s3:::bucket/*" with only S3 object actions reaches one bucket's objects,
+    # which the probe space samples (bucket/probe-object, bucket/probe/prefix/object).
+    pieces = pattern.template.pieces
+    if len(pieces) != 1 or not isinstance(pieces[0], str):
+        return False
+    text = pieces[0]
+    bucket = text.removesuffix(S3_OBJECTS_SUFFIX)
+    return (
+        text.startswith("arn:aws:s3:::")
+        and text.endswith(S3_OBJECTS_SUFFIX)
+        and "/" not in bucket
+        and not any(char in bucket for char in "*?$")
+        and bool(actions.exact)
+        and all(acts_on_s3_objects(action) for action in actions.exact)
+    )
+
+
+def unprovable_statements(session: Policy) -> list[Probe]:
+    """Allow statements whose reach a finite probe space cannot enumerate."""
+    found: list[Probe] = []
+    for statement in session.allow_statements:
+        actions, resources = statement.actions, statement.resources
+        action_text = ",".join(sorted(actions.exact)) or "*"
+        resource_text = "*" if resources is None else ",".join(sorted(resources.exact)) or "*"
+        if resources is not None and resources.patterns:
+            resource_text = ",".join(plain_text(p.template.pieces) for p in resources.patterns)
+        reasons = []
+        if statement.not_action or actions.match_all or actions.patterns:
+            reasons.append("actions are not an exact list")
+        if (
+            resources is None
+            or statement.not_resource
+            or resources.match_all
+            or not all(_is_bucket_objects(p, actions) for p in resources.patterns)
+        ):
+            reasons.append("resources are not an exact list of ARNs")
+        others = sorted({c.key for c in statement.conditions if c.key != LEADING_KEYS})
+        if others:
+            reasons.append(f"conditions on {others} are outside the proof's contexts")
+        if reasons:
+            label = statement.sid or f"Statement[{statement.index}]"
+            found.append(
+                Probe(action_text, resource_text, None, unprovable=f"{label}: {'; '.join(reasons)}")
+            )
+    return found

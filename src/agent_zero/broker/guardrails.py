@@ -24,7 +24,7 @@ from agent_zero.domain.catalog import (
 from agent_zero.domain.outcomes import Violation, ViolationCode
 from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
-from agent_zero.iam.actions import carries_condition_key
+from agent_zero.iam.actions import carries_condition_key, grants_permissions_management
 
 LEADING_KEYS = "dynamodb:LeadingKeys"
 # STS allows at most one hour when the caller is itself a role session (role chaining),
@@ -164,13 +164,17 @@ def _check_grant(
             key,
         )
     ceiling = limits.ceiling_for(principal)
-    if entry.sensitivity.rank > ceiling.rank:
+    parent = catalog.parent_of(entry)
+    # An index exposes its table's rows, so it is at least as sensitive as the table.
+    sensitivity = max(
+        [entry.sensitivity] + ([parent.sensitivity] if parent else []), key=lambda s: s.rank
+    )
+    if sensitivity.rank > ceiling.rank:
         yield _v(
             ViolationCode.SENSITIVITY_TOO_HIGH,
-            f"The resource is {entry.sensitivity}; the limit for this principal is {ceiling}.",
+            f"The resource is {sensitivity}; the limit for this principal is {ceiling}.",
             key,
         )
-    parent = catalog.parent_of(entry)
     if parent is not None and parent.row_scope is not None:
         yield _v(
             ViolationCode.INDEX_OF_ROW_SCOPED_TABLE,
@@ -199,6 +203,12 @@ def _check_action(
             ViolationCode.WILDCARD_ACTION, f"Wildcard actions are never granted ({shown}).", key
         )
         return
+    if grants_permissions_management(action):
+        yield _v(
+            ViolationCode.PERMISSIONS_MANAGEMENT_ACTION,
+            f"{shown} changes who may access the resource and is never granted.",
+            key,
+        )
     if action.lower() not in allowed:
         yield _v(ViolationCode.ACTION_NOT_ALLOWED, f"{shown} is not allowed on this resource.", key)
     if entry.row_scope is not None and is_unscopable_row_action(action):

@@ -1,6 +1,7 @@
 """Compile approved grants into the inline session policy passed to sts:AssumeRole.
 
-The output uses a closed grammar: Allow statements only, exact resource ARNs,
+The output uses a closed grammar: Allow statements only, exact resource ARNs
+(and, for S3 object actions, every object of one exact bucket, ``bucket/*``),
 explicit action names taken from the catalog's spelling, and for row-scoped
 grants ``ForAllValues:StringEquals`` on ``dynamodb:LeadingKeys`` with the
 principal's own key plus the ``Null`` guard that stops key-less reads (Scan,
@@ -22,10 +23,12 @@ from agent_zero.domain.errors import SessionPolicyError, SessionPolicyTooLargeEr
 from agent_zero.domain.principals import Principal
 from agent_zero.domain.proposals import Grant
 from agent_zero.iam import Policy, PolicyKind, parse_policy
+from agent_zero.iam.actions import acts_on_s3_objects
 
 SESSION_POLICY_MAX_CHARS = 2_048
 _SESSION_CHARSET = re.compile(r"[\t\n\r\x20-\xff]*")
 LEADING_KEYS = "dynamodb:LeadingKeys"
+S3_OBJECTS_SUFFIX = "/*"  # object actions act on bucket/key, never on the bucket ARN
 
 
 class SessionPolicy(DomainModel):
@@ -120,8 +123,11 @@ def compile_session_policy(
             raise SessionPolicyError(f"{entry.key} has no ARN or target role")
         aws_grants.append(grant)
         roles.add(entry.target_role_arn)
-        actions_by_arn[entry.arn].update(actions)
-        key_by_arn[entry.arn] = _owner_key(entry, principal)
+        owner_key = _owner_key(entry, principal)
+        for action in actions:
+            arn = entry.arn + S3_OBJECTS_SUFFIX if acts_on_s3_objects(action) else entry.arn
+            actions_by_arn[arn].add(action)
+            key_by_arn[arn] = owner_key
     if len(roles) > 1:
         raise SessionPolicyError("the grants span more than one target role")
     # Resources with the same actions and the same row scope share one statement.

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from agent_zero.domain.base import DomainModel
 from agent_zero.domain.principals import GroupName, Principal, PrincipalKind
+from agent_zero.iam.actions import grants_permissions_management
 
 ResourceKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 ActionName = Annotated[str, Field(pattern=r"^[a-z0-9-]+:[A-Za-z0-9]+$")]
@@ -50,17 +51,17 @@ _SERVICE_OF_KIND = {
 }
 _ARN_SHAPE = {
     ResourceKind.DYNAMODB_TABLE: re.compile(
-        r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255}"
+        r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
     ),
     ResourceKind.DYNAMODB_INDEX: re.compile(
-        r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255}/index/[A-Za-z0-9_.-]{3,255}"
+        r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}/index/[A-Za-z0-9_.-]{3,255}"
     ),
     ResourceKind.S3_BUCKET: re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9.-]{3,63}"),
     ResourceKind.COGNITO_USER_POOL: re.compile(
-        r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[A-Za-z0-9_-]+"
+        r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/[A-Za-z0-9_-]+"
     ),
 }
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 
 # Actions that read or copy rows without carrying dynamodb:LeadingKeys, so a
 # ForAllValues row condition is vacuous for them (FINDINGS.md, "AWS semantics").
@@ -142,6 +143,11 @@ class CatalogEntry(DomainModel):
         wrong = sorted(a for a in self.allowed_actions if a.split(":")[0] != self.kind.service)
         if wrong:
             raise ValueError(f"{self.key}: actions {wrong} are not {self.kind.service} actions")
+        managing = sorted(a for a in self.allowed_actions if grants_permissions_management(a))
+        if managing:
+            raise ValueError(
+                f"{self.key}: permissions-management actions {managing} are never granted"
+            )
         if self.placement is Placement.AWS:
             self._check_aws_fields()
         elif self.arn or self.target_role_arn or self.row_scope:

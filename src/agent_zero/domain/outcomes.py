@@ -19,6 +19,7 @@ class ViolationCode(StrEnum):
     UNKNOWN_RESOURCE = "unknown_resource"
     ACTION_NOT_ALLOWED = "action_not_allowed"
     WILDCARD_ACTION = "wildcard_action"
+    PERMISSIONS_MANAGEMENT_ACTION = "permissions_management_action"
     UNSCOPABLE_ACTION = "unscopable_action_on_row_scoped_table"
     INDEX_OF_ROW_SCOPED_TABLE = "index_of_row_scoped_table"
     ACTION_WITHOUT_LEADING_KEYS = "action_without_leading_keys"

@@ -19,10 +19,12 @@ from typing import TypedDict, cast
 __all__ = [
     "ActionInfo",
     "actions_for_service",
+    "acts_on_s3_objects",
     "carries_condition_key",
     "condition_keys_for",
     "covered_services",
     "data_origin",
+    "grants_permissions_management",
     "is_multivalued_key",
     "lookup_action",
 ]
@@ -148,6 +150,25 @@ def _table() -> _Table:
 def lookup_action(action: str) -> ActionInfo | None:
     """Return the action's entry, matching "service:Action" case-insensitively."""
     return _table().actions.get(action.lower())
+
+
+PERMISSIONS_MANAGEMENT = "Permissions management"
+
+
+def grants_permissions_management(action: str) -> bool:
+    """Tell whether the action changes who may do what (resource policies, ACLs, grants).
+
+    A session holding one could write a resource policy that names itself and
+    outlive its own session policy, so the broker never grants these.
+    """
+    info = lookup_action(action)
+    return info is not None and info.access_level == PERMISSIONS_MANAGEMENT
+
+
+def acts_on_s3_objects(action: str) -> bool:
+    """Tell whether an S3 action targets objects (``bucket/key``) rather than the bucket."""
+    info = lookup_action(action)
+    return info is not None and info.service == "s3" and "object" in info.resource_types
 
 
 def condition_keys_for(action: str) -> frozenset[str]:

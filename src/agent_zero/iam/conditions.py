@@ -48,24 +48,35 @@ class OperatorSpec:
     negated: bool
 
 
-_DATE_PARTIAL = re.compile(r"(\d{4})(?:-(\d{2}))?")
-_EPOCH = re.compile(r"\d+(\.\d+)?")
+# ASCII digits only: Python's \d and Decimal() also accept other scripts' digits.
+_DATE_PARTIAL = re.compile(r"([0-9]{4})(?:-([0-9]{2}))?")
+_EPOCH = re.compile(r"[0-9]+(\.[0-9]+)?")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def parse_date(text: str) -> datetime:
-    """Read a W3C/ISO 8601 date-time or epoch seconds as an aware UTC datetime."""
+    """Read a W3C/ISO 8601 date-time or epoch seconds as an aware UTC datetime.
+
+    The W3C forms ``YYYY`` and ``YYYY-MM`` are tried before epoch seconds, so
+    "2027" is the year 2027, not 33 minutes past 1970.
+    """
     text = text.strip()
-    if _EPOCH.fullmatch(text):
-        return datetime.fromtimestamp(float(text), tz=UTC)
     partial = _DATE_PARTIAL.fullmatch(text)
     if partial:
         return datetime(int(partial.group(1)), int(partial.group(2) or 1), 1, tzinfo=UTC)
+    if _EPOCH.fullmatch(text):
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    if not text.isascii():
+        raise ValueError(f"not an ASCII date: {text!r}")
     parsed = datetime.fromisoformat(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def _parse_decimal(text: str) -> Decimal:
-    number = Decimal(text.strip())
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise InvalidOperation(text)
+    number = Decimal(text)
     if not number.is_finite():
         raise InvalidOperation(text)
     return number
@@ -108,7 +119,8 @@ def _string_equals(ignore_case: bool) -> Matcher:
         if pieces is None:
             return False
         text = "".join(p if isinstance(p, str) else p.text for p in pieces)
-        return text.casefold() == value.casefold() if ignore_case else text == value
+        # lower(), like the glob matcher: casefold() would also equate "ß" and "ss".
+        return text.lower() == value.lower() if ignore_case else text == value
 
     return compare
 
@@ -234,6 +246,13 @@ class Condition:
     def holds(self, context: RequestContext) -> bool:
         """Whether the condition is true for this request context."""
         request_values = context.get(self.key)
+        # Empty strings are a null data set for the set operators (multivalued
+        # conditions page) and null for Null (condition element page). Both must
+        # agree, or ForAllValues would pass [""] while the Null guard saw a key.
+        # A plain StringLike "" still matches s3:prefix "" (home-directory example).
+        set_or_null = self.spec is None or self.qualifier is not None
+        if set_or_null and request_values and all(value == "" for value in request_values):
+            request_values = None
         if self.spec is None:
             return self._null_holds(request_values)
         if request_values is None:
@@ -241,8 +260,6 @@ class Condition:
                 return True
             return self.spec.negated and self.qualifier is None
         if self.qualifier is Qualifier.FOR_ALL_VALUES:
-            if all(value == "" for value in request_values):
-                return True  # an empty string is a null data set (multi-value conditions page)
             return all(self._value_matches(value, context) for value in request_values)
         if self.qualifier is Qualifier.FOR_ANY_VALUE:
             return any(self._value_matches(value, context) for value in request_values)
@@ -270,6 +287,8 @@ def parse_condition_block(block: object, *, variables: bool, path: str) -> tuple
         raise MalformedPolicyError("Condition must be an object", path=path)
     conditions: list[Condition] = []
     for operator_name, keys in block.items():
+        if not isinstance(operator_name, str):
+            raise MalformedPolicyError("condition operators must be strings", path=path)
         if not isinstance(keys, dict) or not keys:
             raise MalformedPolicyError(
                 f"condition operator {operator_name} must map keys to values", path=path

@@ -5,18 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from agent_zero.domain.errors import InvalidInputError
+
 ContextValue = str | bool | int | Sequence[str]
 ContextInput = Mapping[str, ContextValue]
 
 
-def _as_strings(value: ContextValue) -> tuple[str, ...]:
+def _as_strings(key: object, value: object) -> tuple[str, ...]:
+    # Only the shapes a request context really has; anything else is a caller bug,
+    # refused with a clear error rather than stringified into a surprising match.
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError("condition keys must be non-empty strings")
     if isinstance(value, bool):
         return ("true" if value else "false",)
     if isinstance(value, int):
         return (str(value),)
     if isinstance(value, str):
         return (value,)
-    return tuple(str(item) for item in value)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise InvalidInputError(
+        f"context value of {key!r} must be a string, bool, int or list of strings"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +42,7 @@ class RequestContext:
             return _EMPTY
         if isinstance(context, RequestContext):
             return context
-        return cls({key.lower(): _as_strings(value) for key, value in context.items()})
+        return cls({str(key).lower(): _as_strings(key, value) for key, value in context.items()})
 
     def get(self, key: str) -> tuple[str, ...] | None:
         """Values of ``key``, or None when the key is absent or carries no value."""
@@ -50,11 +60,11 @@ class RequestContext:
         """A copy with ``extra`` keys added or replaced (an empty list removes a key)."""
         merged = dict(self.values)
         for key, value in extra.items():
-            strings = _as_strings(value)
+            strings = _as_strings(key, value)
             if strings:
-                merged[key.lower()] = strings
+                merged[str(key).lower()] = strings
             else:
-                merged.pop(key.lower(), None)
+                merged.pop(str(key).lower(), None)
         return RequestContext(merged)
 
 

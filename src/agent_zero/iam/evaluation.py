@@ -150,7 +150,6 @@ def evaluate(
     resource_policy: PolicyInput | None = None,
     context: ContextInput | RequestContext | None = None,
     resource_policy_required: bool = False,
-    role_arn: str | None = None,
 ) -> EvaluationResult:
     """Decide one request as AWS would within a single account.
 
@@ -169,9 +168,7 @@ def evaluate(
     resource_doc = (
         None if resource_policy is None else parse_policy(resource_policy, kind=PolicyKind.RESOURCE)
     )
-    request = _Request(
-        action, resource, identify_caller(principal, role_arn=role_arn), RequestContext.of(context)
-    )
+    request = _Request(action, resource, identify_caller(principal), RequestContext.of(context))
     try:
         return _decide(
             request, identities, session, boundary, resource_doc, resource_policy_required

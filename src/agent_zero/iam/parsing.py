@@ -22,6 +22,7 @@ from agent_zero.iam.policy import (
     Statement,
     compile_resource_pattern,
 )
+from agent_zero.iam.principals import role_identity_of_arn
 
 PolicyDocument = Mapping[str, Any]
 PolicyInput = PolicyDocument | str | Policy
@@ -42,8 +43,8 @@ _STATEMENT_KEYS = frozenset(
     }
 )
 _ACTION = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+")
-_ACCOUNT_ID = re.compile(r"\d{12}")
-_ACCOUNT_ROOT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):root")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_ACCOUNT_ROOT = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):root")
 _PRINCIPAL_TYPES = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
 
 
@@ -62,6 +63,8 @@ def load_policy_json(text: str) -> dict[str, Any]:
         decoded = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except json.JSONDecodeError as error:
         raise MalformedPolicyError(f"not valid JSON: {error.msg} at {error.pos}") from error
+    except RecursionError:
+        raise MalformedPolicyError("the JSON is nested too deeply") from None
     if not isinstance(decoded, dict):
         raise MalformedPolicyError("a policy must be a JSON object")
     return decoded
@@ -70,15 +73,21 @@ def load_policy_json(text: str) -> dict[str, Any]:
 def parse_policy(document: PolicyInput, *, kind: PolicyKind = PolicyKind.IDENTITY) -> Policy:
     """Validate a policy document (dict or JSON text) and compile it for evaluation."""
     if isinstance(document, Policy):
-        if document.kind is not kind:
-            return Policy(
-                kind,
-                document.version,
-                document.statements,
-                document.allow_statements,
-                document.deny_statements,
+        if document.kind is kind:
+            return document
+        if PolicyKind.RESOURCE in (document.kind, kind):
+            # Resource policies have a different grammar (Principal, optional Resource).
+            raise MalformedPolicyError(
+                f"a {document.kind} policy cannot be used as a {kind} policy"
             )
-        return document
+        # Identity, session and boundary policies share one grammar: relabel only.
+        return Policy(
+            kind,
+            document.version,
+            document.statements,
+            document.allow_statements,
+            document.deny_statements,
+        )
     raw = load_policy_json(document) if isinstance(document, str) else document
     if not isinstance(raw, Mapping):
         raise MalformedPolicyError("a policy must be a JSON object")
@@ -92,6 +101,8 @@ def parse_policy(document: PolicyInput, *, kind: PolicyKind = PolicyKind.IDENTIT
         raise MalformedPolicyError("a policy needs a Statement element")
     body = raw["Statement"]
     items = body if isinstance(body, list) else [body]
+    if not items:
+        raise MalformedPolicyError("a policy needs at least one statement")
     variables = version == VARIABLES_VERSION
     statements = tuple(
         _parse_statement(item, index, kind=kind, variables=variables)
@@ -236,6 +247,8 @@ def _parse_principals(value: object, *, path: str) -> PrincipalSet:
             aws.add(f"account:{entry}")
         elif root := _ACCOUNT_ROOT.fullmatch(entry):
             aws.add(f"account:{root.group(1)}")
+        elif role := role_identity_of_arn(entry):
+            aws.add(role)
         elif entry.startswith("arn:") and "*" not in entry and "?" not in entry:
             aws.add(entry)
         else:

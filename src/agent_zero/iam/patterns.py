@@ -104,23 +104,93 @@ def has_wildcard(pieces: tuple[Piece, ...]) -> bool:
     return any(isinstance(piece, str) and ("*" in piece or "?" in piece) for piece in pieces)
 
 
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """Text between two ``*``: characters, with ``?`` positions marked as wildcards."""
+
+    text: str
+    any_char: tuple[bool, ...] | None  # None when the segment has no ``?``
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def matches_at(self, value: str, start: int) -> bool:
+        if self.any_char is None:
+            return value.startswith(self.text, start)
+        if start + len(self.text) > len(value):
+            return False
+        return all(
+            wild or char == value[start + offset]
+            for offset, (char, wild) in enumerate(zip(self.text, self.any_char, strict=True))
+        )
+
+    def find(self, value: str, start: int, end: int) -> int:
+        """The leftmost position >= start where the segment matches inside value[:end]."""
+        if self.any_char is None:
+            return value.find(self.text, start, end)
+        for position in range(start, end - len(self.text) + 1):
+            if self.matches_at(value, position):
+                return position
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """A compiled wildcard pattern; matching is linear-time (no regex backtracking).
+
+    ``*`` spans any text, ``/`` and ``:`` included; ``?`` is one character. A
+    pattern is the segments between its stars: the first must be a prefix, the
+    last a suffix, and the middle ones are found leftmost-first, which is exact
+    for this grammar and never revisits text.
+    """
+
+    segments: tuple[_Segment, ...]  # one segment means "no star"
+    ignore_case: bool
+
+    def matches(self, value: str) -> bool:
+        """Whether the whole of ``value`` matches the pattern."""
+        if self.ignore_case:
+            value = value.lower()
+        segments = self.segments
+        first = segments[0]
+        if len(segments) == 1:
+            return len(value) == len(first) and first.matches_at(value, 0)
+        last = segments[-1]
+        end = len(value) - len(last)
+        if end < len(first) or not first.matches_at(value, 0) or not last.matches_at(value, end):
+            return False
+        position = len(first)
+        for middle in segments[1:-1]:
+            found = middle.find(value, position, end)
+            if found < 0:
+                return False
+            position = found + len(middle)
+        return True
+
+
+def _segment(chars: list[tuple[str, bool]], ignore_case: bool) -> _Segment:
+    text = "".join(char for char, _ in chars)
+    wild = tuple(is_wild for _, is_wild in chars)
+    return _Segment(text.lower() if ignore_case else text, wild if any(wild) else None)
+
+
 @lru_cache(maxsize=8192)
-def compile_glob(pieces: tuple[Piece, ...], ignore_case: bool) -> re.Pattern[str]:
-    """A regular expression for a wildcard pattern; ``*`` spans any text, ``/`` included."""
-    parts: list[str] = []
+def compile_glob(pieces: tuple[Piece, ...], ignore_case: bool) -> Glob:
+    """Compile a wildcard pattern; text from variables and ``${*}`` specials is literal."""
+    segments: list[_Segment] = []
+    current: list[tuple[str, bool]] = []
     for piece in pieces:
         if isinstance(piece, str):
             for char in piece:
                 if char == "*":
-                    parts.append(".*")
-                elif char == "?":
-                    parts.append(".")
+                    segments.append(_segment(current, ignore_case))
+                    current = []
                 else:
-                    parts.append(re.escape(char))
+                    current.append((char, char == "?"))
         else:
-            parts.append(re.escape(_text_of(piece)))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(parts), flags)
+            current += [(char, False) for char in _text_of(piece)]
+    segments.append(_segment(current, ignore_case))
+    return Glob(tuple(segments), ignore_case)
 
 
 def glob_matches(pieces: tuple[Piece, ...], value: str, *, ignore_case: bool = False) -> bool:
@@ -128,7 +198,7 @@ def glob_matches(pieces: tuple[Piece, ...], value: str, *, ignore_case: bool = F
     if not has_wildcard(pieces):
         text = plain_text(pieces)
         return text.lower() == value.lower() if ignore_case else text == value
-    return compile_glob(pieces, ignore_case).fullmatch(value) is not None
+    return compile_glob(pieces, ignore_case).matches(value)
 
 
 def split_arn(value: str) -> tuple[str, ...] | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from agent_zero.iam.conditions import Condition
 from agent_zero.iam.context import RequestContext
 from agent_zero.iam.patterns import (
+    Glob,
     Template,
     compile_glob,
     glob_matches,
@@ -43,7 +43,7 @@ class ActionSet:
 
     match_all: bool
     exact: frozenset[str]
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[Glob, ...]
 
     def matches(self, action: str) -> bool:
         """Whether ``action`` (``service:Name``) is one of these actions."""
@@ -52,7 +52,7 @@ class ActionSet:
         lowered = action.lower()
         if lowered in self.exact:
             return True
-        return any(pattern.fullmatch(lowered) for pattern in self.patterns)
+        return any(pattern.matches(lowered) for pattern in self.patterns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class ResourcePattern:
     """One ``Resource`` entry: an ARN pattern, possibly with policy variables."""
 
     template: Template
-    segments: tuple[re.Pattern[str] | str, ...] | None  # precompiled when static
+    segments: tuple[Glob | str, ...] | None  # precompiled when static
 
     def matches(self, resource: str, parts: tuple[str, ...], context: RequestContext) -> bool:
         """Whether the split ARN ``parts`` match; a variable with no value matches nothing."""
@@ -77,7 +77,7 @@ class ResourcePattern:
             if isinstance(segment, str):
                 if segment != part:
                     return False
-            elif segment.fullmatch(part) is None:
+            elif not segment.matches(part):
                 return False
         return True
 
@@ -89,7 +89,7 @@ def compile_resource_pattern(template: Template) -> ResourcePattern:
     split = split_pieces_on_colons(template.pieces)
     if split is None:
         raise ValueError("not an ARN")
-    compiled: list[re.Pattern[str] | str] = []
+    compiled: list[Glob | str] = []
     for segment in split:
         if has_wildcard(segment):
             compiled.append(compile_glob(segment, False))
@@ -131,7 +131,7 @@ class PrincipalSet:
     """The principals a resource policy statement names (``*`` means everyone)."""
 
     everyone: bool
-    aws: frozenset[str]  # full ARNs, and "account:<id>" for accounts
+    aws: frozenset[str]  # full ARNs, "account:<id>" and "role:<id>:<name>" (role_identity)
     services: frozenset[str]
     federated: frozenset[str]
     canonical_users: frozenset[str]

@@ -163,7 +163,9 @@ def test_widened_session_policies_are_caught(
 
 
 def test_role_policy_still_bounds_the_session(catalog: Catalog, customer: Principal) -> None:
-    wide_session = session(allow("dynamodb:*", "*"))
+    wide_session = session(
+        allow(["dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Scan"], ACCOUNTS)
+    )
     role_reads_accounts_only = {
         "Version": "2012-10-17",
         "Statement": [
@@ -250,3 +252,100 @@ def test_probe_descriptions_are_readable() -> None:
     assert Probe("dynamodb:Scan", ACCOUNTS, None).describe() == (
         f"dynamodb:Scan on {ACCOUNTS} with no row key"
     )
+
+
+def test_an_empty_row_key_is_probed_and_refused_by_the_compiled_guard(
+    catalog: Catalog, customer: Principal
+) -> None:
+    compiled = compile_session_policy([READ], catalog=catalog, principal=customer)
+    allowed = explore_access(
+        [broad_role_policy()], compiled.text, catalog=catalog, principal=customer, grants=[READ]
+    )
+    assert not any(p.leading_keys == ("",) for p in allowed)
+    without_null_guard = session(
+        allow(
+            "dynamodb:GetItem",
+            ACCOUNTS,
+            {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["c-1001"]}},
+        )
+    )
+    assert Probe("dynamodb:GetItem", ACCOUNTS, ("",)) in over_grants(
+        without_null_guard, catalog, customer
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        (allow("dynamodb:*", ACCOUNTS, ROW_GUARD), "actions are not an exact list"),
+        (allow("dynamodb:GetItem", "*", ROW_GUARD), "resources are not an exact list"),
+        (
+            {"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": ACCOUNTS},
+            "resources are not an exact list",
+        ),
+        (
+            allow(
+                "dynamodb:GetItem",
+                ACCOUNTS,
+                {**ROW_GUARD, "StringEquals": {"aws:SourceVpce": "vpce-1"}},
+            ),
+            "conditions on ['aws:sourcevpce']",
+        ),
+        (allow("s3:ListBucket", "arn:aws:s3:::bank-statements-archive/*"), "resources"),
+        (allow("s3:GetObject", "arn:aws:s3:::bank-*/*"), "resources"),
+    ],
+)
+def test_statements_outside_the_closed_grammar_are_unprovable(
+    catalog: Catalog, customer: Principal, statement: dict[str, Any], reason: str
+) -> None:
+    # A finite probe space cannot enumerate a wildcard's reach (another region,
+    # another service), so the proof refuses to call such a policy contained.
+    found = over_grants(session(statement), catalog, customer)
+    unprovable = [p for p in found if p.unprovable is not None]
+    assert len(unprovable) == 1
+    assert reason in unprovable[0].describe()
+
+
+def test_wildcards_reaching_other_regions_accounts_and_sts_are_seen(
+    catalog: Catalog, customer: Principal
+) -> None:
+    role = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["dynamodb:*", "sts:*"], "Resource": "*"}],
+    }
+    allowed = explore_access(
+        [role],
+        session(allow(["dynamodb:GetItem", "sts:AssumeRole"], "*")),
+        catalog=catalog,
+        principal=customer,
+    )
+    reached = {(p.action, p.resource) for p in allowed}
+    other_region = f"arn:aws:dynamodb:agent-zero-probe-region:{ACCOUNT}:table/Accounts"
+    other_account = f"arn:aws:dynamodb:{REGION}:000000000000:table/Accounts"
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/agent-zero-probe-role"
+    assert {
+        ("dynamodb:GetItem", other_region),
+        ("dynamodb:GetItem", other_account),
+        ("sts:AssumeRole", role_arn),
+    } <= reached
+
+
+def test_s3_object_grants_compile_to_the_bucket_objects_and_prove_contained(
+    catalog: Catalog, admin: Principal
+) -> None:
+    grant = Grant(resource_key="statements-archive", actions=("s3:GetObject", "s3:ListBucket"))
+    compiled = compile_session_policy([grant], catalog=catalog, principal=admin)
+    statements = json.loads(compiled.text)["Statement"]
+    bucket = "arn:aws:s3:::bank-statements-archive"
+    assert {(s["Action"], s["Resource"]) for s in statements} == {
+        ("s3:GetObject", bucket + "/*"),
+        ("s3:ListBucket", bucket),
+    }
+    role = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    assert prove_containment([role], compiled.text, [grant], catalog=catalog, principal=admin) == []
+    allowed = explore_access([role], compiled.text, catalog=catalog, principal=admin)
+    assert ("s3:GetObject", bucket + "/probe-object") in {(p.action, p.resource) for p in allowed}
+    assert ("s3:GetObject", bucket) not in {(p.action, p.resource) for p in allowed}

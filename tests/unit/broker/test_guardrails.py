@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from agent_zero.broker.guardrails import GuardrailLimits, check_proposal
-from agent_zero.domain.catalog import Catalog, Sensitivity
+from agent_zero.domain.catalog import Catalog, CatalogEntry, ResourceKind, Sensitivity
 from agent_zero.domain.outcomes import ViolationCode
 from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
+from support.bank import DYNAMODB_ROLE, bank_entries, table_arn
 
 V = ViolationCode
 
@@ -205,3 +206,31 @@ def test_violations_carry_readable_sentences_without_echoing_huge_input(
     found = check_proposal(approve(("accounts", (hostile,))), principal=customer, catalog=catalog)
     assert found
     assert all(len(v.message) < 300 and v.message.endswith(".") for v in found)
+
+
+@pytest.mark.parametrize(
+    "action", ["dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy", "s3:PutBucketPolicy"]
+)
+def test_permissions_management_is_never_granted(
+    catalog: Catalog, staff: Principal, action: str
+) -> None:
+    # A session that may write a resource policy could name itself in it and keep
+    # access after its session policy and its expiry no longer apply.
+    key = "fraud-cases" if action.startswith("dynamodb") else "statements-archive"
+    assert V.PERMISSIONS_MANAGEMENT_ACTION in codes(approve((key, (action,))), staff, catalog)
+
+
+def test_an_index_is_as_sensitive_as_its_table(support_agent: Principal) -> None:
+    index = CatalogEntry(
+        key="fraud-by-date",
+        kind=ResourceKind.DYNAMODB_INDEX,
+        description="Fraud cases by date.",
+        sensitivity=Sensitivity.LOW,  # mislabelled: the rows are the high table's
+        allowed_actions=frozenset({"dynamodb:Query"}),
+        arn=table_arn("FraudCases") + "/index/ByDate",
+        target_role_arn=DYNAMODB_ROLE,
+        parent_key="fraud-cases",
+    )
+    catalog = Catalog(entries=(*bank_entries(), index))
+    found = codes(approve(("fraud-by-date", ("dynamodb:Query",))), support_agent, catalog)
+    assert V.SENSITIVITY_TOO_HIGH in found

@@ -42,6 +42,10 @@ def test_a_valid_entry_loads() -> None:
         ({"allowed_actions": frozenset()}, "allowed_actions is empty"),
         ({"allowed_actions": frozenset({"s3:GetObject"})}, "not dynamodb actions"),
         ({"allowed_actions": frozenset({"dynamodb:*"})}, "String should match pattern"),
+        (
+            {"allowed_actions": frozenset({"dynamodb:GetItem", "dynamodb:PutResourcePolicy"})},
+            "permissions-management actions ['dynamodb:PutResourcePolicy']",
+        ),
         ({"arn": "arn:aws:s3:::orders"}, "not a dynamodb_table ARN"),
         ({"arn": table_arn("Orders") + "*"}, "not a dynamodb_table ARN"),
         ({"arn": None}, "not a dynamodb_table ARN"),

@@ -87,7 +87,7 @@ def test_booleans_and_numbers_in_context_become_iam_strings() -> None:
 @pytest.mark.parametrize(
     ("arn", "kind", "role"),
     [
-        (SESSION, CallerKind.ROLE_SESSION, "arn:aws:iam::111122223333:role/Target"),
+        (SESSION, CallerKind.ROLE_SESSION, "role:111122223333:Target"),
         ("arn:aws:iam::111122223333:user/ops/Bob", CallerKind.USER, None),
         ("arn:aws:sts::111122223333:federated-user/Bob", CallerKind.FEDERATED_USER, None),
         ("arn:aws:iam::111122223333:root", CallerKind.ROOT, None),
@@ -97,7 +97,7 @@ def test_booleans_and_numbers_in_context_become_iam_strings() -> None:
 def test_callers_are_recognised(arn: str, kind: CallerKind, role: str | None) -> None:
     caller = identify_caller(arn)
     assert caller.kind is kind
-    assert caller.role_arn == role
+    assert caller.role == role
 
 
 @pytest.mark.parametrize("garbage", ["", "alice", "arn:aws:iam::1:user/x", "arn:aws:s3:::bucket"])
@@ -106,23 +106,39 @@ def test_unknown_principals_are_refused(garbage: str) -> None:
         identify_caller(garbage)
 
 
-def test_a_resource_policy_naming_the_role_by_its_path_arn_is_matched_with_role_arn() -> None:
-    role_with_path = "arn:aws:iam::111122223333:role/service/Target"
+@pytest.mark.parametrize("effect", ["Allow", "Deny"])
+def test_a_resource_policy_naming_the_role_by_its_path_arn_names_the_session(effect: str) -> None:
+    # The session ARN drops the role's path; IAM role names are unique per account,
+    # so a Deny naming role/service/Target must still reach Target's sessions.
     resource_policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Effect": "Allow",
-                "Principal": {"AWS": role_with_path},
+                "Effect": effect,
+                "Principal": {"AWS": "arn:aws:iam::111122223333:role/service/Target"},
                 "Action": "dynamodb:GetItem",
                 "Resource": TABLE,
             }
         ],
     }
-    without_path = decide([], resource_policy=resource_policy)
-    with_path = decide([], resource_policy=resource_policy, role_arn=role_with_path)
-    assert without_path.decision is Decision.IMPLICIT_DENY
-    assert with_path.allowed
+    result = decide([policy(stmt("Allow"))], resource_policy=resource_policy)
+    expected = Decision.ALLOW if effect == "Allow" else Decision.EXPLICIT_DENY
+    assert result.decision is expected
+
+
+def test_a_role_of_the_same_name_in_another_account_is_not_the_session_role() -> None:
+    resource_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:role/Target"},
+                "Action": "dynamodb:GetItem",
+                "Resource": TABLE,
+            }
+        ],
+    }
+    assert decide([], resource_policy=resource_policy).decision is Decision.IMPLICIT_DENY
 
 
 def test_root_is_allowed_unless_explicitly_denied() -> None:
