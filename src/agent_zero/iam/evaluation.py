@@ -205,6 +205,10 @@ def _decide(
     from_resource = _resource_allow(resource_doc, request)
     if resource_policy_required and from_resource is None:
         return _deny(PolicyKind.RESOURCE)
+    if request.caller.kind is CallerKind.ROOT and from_resource is not None:
+        # The root user holds every identity permission, so a trust policy naming its
+        # account is enough (the account delegates to the root's implicit Allow).
+        return EvaluationResult(Decision.ALLOW, (from_resource[1],))
     reasons: list[StatementMatch] = []
     if from_resource is not None:
         how, statement = from_resource

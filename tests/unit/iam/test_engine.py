@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import pytest
@@ -239,3 +241,30 @@ def test_trust_policies_may_omit_resource() -> None:
         resource_policy_required=True,
     )
     assert result.allowed
+
+
+def test_root_may_assume_a_role_whose_trust_policy_names_its_account() -> None:
+    root = "arn:aws:iam::111122223333:root"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    other_account = json.loads(json.dumps(trust).replace("111122223333:root", "999999999999:root"))
+
+    def assume(policy: dict[str, Any]) -> Decision:
+        return iam.evaluate(
+            action="sts:AssumeRole",
+            resource="arn:aws:iam::111122223333:role/Target",
+            principal=root,
+            resource_policy=policy,
+            resource_policy_required=True,
+        ).decision
+
+    assert assume(trust) is Decision.ALLOW
+    assert assume(other_account) is Decision.IMPLICIT_DENY

@@ -1,0 +1,321 @@
+"""What a DynamoDB request asks for, as IAM sees it: actions, resource ARNs, condition keys.
+
+``dynamodb:LeadingKeys`` is the partition key values the request touches: the
+``Key`` (or ``Item``) of single-item calls, the partition key equality of a
+Query's key condition (the index's own partition key for an index Query), and
+every key of a batch. It is never set for Scan or PartiQL, exactly as AWS does
+not, so a row-scoped policy's ``Null`` guard denies them. Transactions are
+authorized per item as the matching single-item action.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_zero.iam.actions import carries_condition_key
+from agent_zero.sandbox.aws_errors import AwsError
+from agent_zero.sandbox.moto_host import TableKeys
+
+LEADING_KEYS = "dynamodb:LeadingKeys"
+ATTRIBUTES = "dynamodb:Attributes"
+SELECT = "dynamodb:Select"
+RETURN_VALUES = "dynamodb:ReturnValues"
+RETURN_CONSUMED_CAPACITY = "dynamodb:ReturnConsumedCapacity"
+
+KeyLookup = Callable[[str], TableKeys | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One authorization question: may the caller do ``action`` on ``resource``?"""
+
+    action: str
+    resource: str
+    context: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+def _scalar(value: Any) -> str | None:
+    # The string form of a key attribute value ({"S": "c-1"}, {"N": "7"}, {"B": b64}).
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return None
+    kind, raw = next(iter(value.items()))
+    if kind in ("S", "N") and isinstance(raw, str):
+        return raw
+    if kind == "B" and isinstance(raw, str):
+        return raw
+    if kind == "B" and isinstance(raw, bytes):
+        return base64.b64encode(raw).decode()
+    return None
+
+
+_TOKEN = re.compile(r"#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|[=<>()!,.\[\]]+|\S")
+_EXPRESSION_WORDS = frozenset(
+    {
+        "set", "remove", "add", "delete", "and", "or", "not", "between", "in",
+        "attribute_exists", "attribute_not_exists", "attribute_type", "begins_with",
+        "contains", "size", "if_not_exists", "list_append",
+    }
+)  # fmt: skip
+
+
+def _names_in(expression: str | None, names: Mapping[str, str]) -> set[str]:
+    """Top-level attribute names an expression refers to (placeholders resolved)."""
+    if not expression:
+        return set()
+    found: set[str] = set()
+    previous = ""
+    for token in _TOKEN.findall(expression):
+        if token.startswith(":"):
+            previous = token
+            continue
+        is_name = token.startswith("#") or (
+            (token[0].isalpha() or token[0] == "_") and token.lower() not in _EXPRESSION_WORDS
+        )
+        if is_name and previous not in (".",):
+            found.add(names.get(token, token) if token.startswith("#") else token)
+        previous = token
+    return found
+
+
+def _partition_value_from_condition(
+    expression: str | None,
+    names: Mapping[str, str],
+    values: Mapping[str, Any],
+    partition_key: str,
+) -> str | None:
+    # The value of "pk = :v" (either side) in a key condition expression.
+    if not expression:
+        return None
+    tokens = _TOKEN.findall(expression)
+    for index, token in enumerate(tokens[:-2]):
+        if tokens[index + 1] != "=":
+            continue
+        left, right = token, tokens[index + 2]
+        for name, placeholder in ((left, right), (right, left)):
+            resolved = names.get(name, name)
+            if resolved == partition_key and placeholder.startswith(":"):
+                return _scalar(values.get(placeholder))
+    return None
+
+
+def _table_arn(region: str, account: str, table: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    region: str
+    account: str
+    keys_of: KeyLookup
+
+    def table(self, name: object) -> str:
+        if not isinstance(name, str) or not name:
+            raise AwsError("ValidationException", "TableName is required")
+        if name.startswith("arn:"):
+            return name  # tables may be named by ARN
+        return _table_arn(self.region, self.account, name)
+
+    def partition_key(self, table: str, index: str | None = None) -> str | None:
+        keys = self.keys_of(table.rsplit("/", 1)[-1] if table.startswith("arn:") else table)
+        if keys is None:
+            return None
+        if index is not None:
+            return keys.index_partition_keys.get(index)
+        return keys.partition_key
+
+
+def _leading(target: _Target, table: str, keys: Iterable[Mapping[str, Any]]) -> list[str] | None:
+    partition = target.partition_key(table)
+    if partition is None:
+        return None
+    values = [_scalar(key.get(partition)) for key in keys if isinstance(key, Mapping)]
+    if any(value is None for value in values):
+        return None
+    return [value for value in values if value is not None]
+
+
+def _context(action: str, values: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    # Only the keys the action really carries (from the condition-key table) are sent.
+    context: dict[str, str | list[str]] = {}
+    for key, value in values.items():
+        if value is None or value == [] or not carries_condition_key(action, key):
+            continue
+        context[key] = value
+    return context
+
+
+def _item_check(
+    target: _Target, action: str, body: Mapping[str, Any], *, item_field: str = "Key"
+) -> Check:
+    table_name = body.get("TableName")
+    table = target.table(table_name)
+    key = body.get(item_field)
+    names = body.get("ExpressionAttributeNames") or {}
+    attributes = set(key) if isinstance(key, Mapping) else set()
+    attributes |= _names_in(body.get("ProjectionExpression"), names)
+    attributes |= _names_in(body.get("UpdateExpression"), names)
+    attributes |= set(body.get("AttributesToGet") or ())
+    attributes |= set(body.get("AttributeUpdates") or ())
+    context = _context(
+        f"dynamodb:{action}",
+        {
+            LEADING_KEYS: _leading(
+                target, str(table_name), [key] if isinstance(key, Mapping) else []
+            ),
+            ATTRIBUTES: sorted(attributes) or None,
+            RETURN_VALUES: body.get("ReturnValues"),
+            RETURN_CONSUMED_CAPACITY: body.get("ReturnConsumedCapacity"),
+        },
+    )
+    return Check(f"dynamodb:{action}", table, context)
+
+
+def _query_or_scan(target: _Target, action: str, body: Mapping[str, Any]) -> Check:
+    table_name = str(body.get("TableName") or "")
+    table = target.table(table_name)
+    index = body.get("IndexName")
+    resource = f"{table}/index/{index}" if isinstance(index, str) and index else table
+    names = body.get("ExpressionAttributeNames") or {}
+    leading: list[str] | None = None
+    if action == "Query":
+        partition = target.partition_key(table_name, index if isinstance(index, str) else None)
+        if partition is not None:
+            value = _partition_value_from_condition(
+                body.get("KeyConditionExpression"),
+                names,
+                body.get("ExpressionAttributeValues") or {},
+                partition,
+            )
+            legacy = (body.get("KeyConditions") or {}).get(partition)
+            if (
+                value is None
+                and isinstance(legacy, Mapping)
+                and legacy.get("ComparisonOperator") == "EQ"
+            ):
+                listed = legacy.get("AttributeValueList") or [None]
+                value = _scalar(listed[0])
+            leading = [value] if value is not None else None
+    attributes = _names_in(body.get("ProjectionExpression"), names)
+    attributes |= set(body.get("AttributesToGet") or ())
+    context = _context(
+        f"dynamodb:{action}",
+        {
+            LEADING_KEYS: leading,
+            ATTRIBUTES: sorted(attributes) or None,
+            SELECT: body.get("Select"),
+            RETURN_CONSUMED_CAPACITY: body.get("ReturnConsumedCapacity"),
+        },
+    )
+    return Check(f"dynamodb:{action}", resource, context)
+
+
+def _batch(target: _Target, action: str, body: Mapping[str, Any]) -> list[Check]:
+    checks = []
+    items = body.get("RequestItems")
+    if not isinstance(items, Mapping) or not items:
+        raise AwsError("ValidationException", "RequestItems is required")
+    for table_name, request in items.items():
+        if action == "BatchGetItem":
+            keys = request.get("Keys", []) if isinstance(request, Mapping) else []
+        else:
+            keys = []
+            for write in request if isinstance(request, list) else []:
+                if "PutRequest" in write:
+                    keys.append(write["PutRequest"].get("Item", {}))
+                elif "DeleteRequest" in write:
+                    keys.append(write["DeleteRequest"].get("Key", {}))
+        context = _context(f"dynamodb:{action}", {LEADING_KEYS: _leading(target, table_name, keys)})
+        checks.append(Check(f"dynamodb:{action}", target.table(table_name), context))
+    return checks
+
+
+_TRANSACT_ITEM_ACTIONS = {
+    "Get": ("GetItem", "Key"),
+    "Put": ("PutItem", "Item"),
+    "Update": ("UpdateItem", "Key"),
+    "Delete": ("DeleteItem", "Key"),
+    "ConditionCheck": ("ConditionCheckItem", "Key"),
+}
+
+
+def _transaction(target: _Target, body: Mapping[str, Any]) -> list[Check]:
+    checks = []
+    for entry in body.get("TransactItems") or []:
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise AwsError("ValidationException", "each TransactItems entry names one operation")
+        kind, operation = next(iter(entry.items()))
+        if kind not in _TRANSACT_ITEM_ACTIONS or not isinstance(operation, Mapping):
+            raise AwsError("ValidationException", f"unknown transaction operation {kind!r}")
+        action, item_field = _TRANSACT_ITEM_ACTIONS[kind]
+        checks.append(_item_check(target, action, operation, item_field=item_field))
+    if not checks:
+        raise AwsError("ValidationException", "TransactItems is required")
+    return checks
+
+
+_PARTIQL = re.compile(
+    r"""^\s*(?P<verb>select|insert|update|delete|exists)\b.*?"""
+    r"""\b(?:from|into|update)\s+"?(?P<table>[A-Za-z0-9_.-]+)"?""",
+    re.IGNORECASE | re.DOTALL,
+)
+_PARTIQL_UPDATE = re.compile(r"""^\s*update\s+"?(?P<table>[A-Za-z0-9_.-]+)"?""", re.IGNORECASE)
+
+
+def _partiql_check(target: _Target, statement: object) -> Check:
+    # PartiQL carries no dynamodb:LeadingKeys here: a row-scoped policy's Null guard denies it.
+    text = statement if isinstance(statement, str) else ""
+    match = _PARTIQL_UPDATE.match(text) or _PARTIQL.match(text)
+    if match is None:
+        raise AwsError("ValidationException", "Statement could not be read")
+    verb = text.strip().split(None, 1)[0].lower()
+    action = {"select": "PartiQLSelect", "exists": "PartiQLSelect"}.get(verb)
+    action = action or {"insert": "PartiQLInsert", "update": "PartiQLUpdate"}.get(verb)
+    action = action or "PartiQLDelete"
+    return Check(f"dynamodb:{action}", target.table(match.group("table")))
+
+
+def _partiql(target: _Target, action: str, body: Mapping[str, Any]) -> list[Check]:
+    if action == "ExecuteStatement":
+        return [_partiql_check(target, body.get("Statement"))]
+    entries = body.get("Statements") or body.get("TransactStatements") or []
+    checks = [_partiql_check(target, e.get("Statement")) for e in entries if isinstance(e, Mapping)]
+    if not checks:
+        raise AwsError("ValidationException", "Statements is required")
+    return checks
+
+
+_ITEM_ACTIONS = {"GetItem": "Key", "PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
+_ACCOUNT_WIDE = frozenset(
+    {
+        "ListTables", "DescribeLimits", "DescribeEndpoints", "ListBackups",
+        "ListGlobalTables", "ListExports", "ListImports",
+    }
+)  # fmt: skip
+
+
+def dynamodb_checks(
+    action: str, body: Mapping[str, Any], *, region: str, account: str, keys_of: KeyLookup
+) -> list[Check]:
+    """Every authorization check one DynamoDB call needs; empty never (unknown → table or *)."""
+    target = _Target(region, account, keys_of)
+    if action in _ITEM_ACTIONS:
+        return [_item_check(target, action, body, item_field=_ITEM_ACTIONS[action])]
+    if action in ("Query", "Scan"):
+        return [_query_or_scan(target, action, body)]
+    if action in ("BatchGetItem", "BatchWriteItem"):
+        return _batch(target, action, body)
+    if action in ("TransactGetItems", "TransactWriteItems"):
+        return _transaction(target, body)
+    if action in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"):
+        return _partiql(target, action, body)
+    if action in _ACCOUNT_WIDE:
+        return [Check(f"dynamodb:{action}", "*")]
+    if isinstance(body.get("ResourceArn"), str):
+        return [Check(f"dynamodb:{action}", body["ResourceArn"])]
+    if "TableName" in body:
+        return [Check(f"dynamodb:{action}", target.table(body["TableName"]))]
+    return [Check(f"dynamodb:{action}", "*")]
