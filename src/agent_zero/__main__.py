@@ -21,12 +21,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(f"agent-zero {__version__}\n")
         return 0
-    if args == ["up"]:
-        sys.stdout.write(
-            "The local sandbox is not yet available in this build: it arrives with the\n"
-            "sandbox milestone (issue 3). Run `make test` to exercise the core.\n"
-        )
-        return 0
+    if args[:1] == ["up"]:
+        try:
+            from agent_zero.sandbox.up import run
+        except ImportError as error:
+            sys.stderr.write(
+                f"agent-zero up needs the sandbox extra ({error.name} is missing): "
+                "pip install 'agent-zero[sandbox]'\n"
+            )
+            return 1
+        return run(args[1:])
     sys.stderr.write(_USAGE)
     return 2
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from agent_zero.sandbox.sigv4 import HttpRequest, SignatureError, read_signature
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 RAW_HEADERS = "agent_zero.raw_headers"
 _PUBLIC_COGNITO = frozenset(
@@ -140,6 +142,11 @@ class Gateway:
             self._in_flight += 1
         try:
             return self._handle(environ, start_response)
+        except Exception:
+            # Fail closed, in AWS's shape, and never with a traceback on the wire.
+            logger.exception("the gateway failed on a request")
+            failure = AwsError("InternalFailure", "the sandbox could not process the request", 500)
+            return self._answer(start_response, render("dynamodb", failure))
         finally:
             with self._quiet:
                 self._in_flight -= 1
@@ -165,7 +172,7 @@ class Gateway:
             parsed = read_signature(request)
             if parsed is None:
                 return self._unsigned(environ, start_response, request)
-            service = parsed.service
+            service = parsed.identity.service
             now = self.clock()
             identity = verify(
                 request,

@@ -61,6 +61,8 @@ class StateFile:
     def load(self, moto: MotoHost, *, account_id: str) -> GatewayState:
         """Restore moto and return the gateway state; a fresh account when there is no file."""
         if not self.path.exists():
+            # The file is the source of truth: no file, no emulated resources either.
+            moto.reset()
             return GatewayState.fresh(account_id)
         try:
             record = pickle.loads(self.path.read_bytes())  # noqa: S301  # our own 0600 file
@@ -71,6 +73,7 @@ class StateFile:
             ) from None
         if not isinstance(record, dict) or record.get("format") != FORMAT:
             raise UnavailableError(f"{self.path} was written by another version; use --reset")
+        moto.reset()
         moto.restore(record["moto"])
         return GatewayState.from_record(record["gateway"])
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from agent_zero.domain.errors import UnavailableError
 from agent_zero.sandbox.gateway import Clock, Gateway, utc_now
 from agent_zero.sandbox.moto_host import MotoHost
 from agent_zero.sandbox.persistence import Snapshotter, StateFile
@@ -44,6 +47,7 @@ class Sandbox:
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         clock: Clock = utc_now,
+        max_skew: timedelta = timedelta(minutes=5),
         snapshot_interval: float = 0.5,
     ) -> None:
         self.data_dir = data_dir
@@ -53,10 +57,12 @@ class Sandbox:
         self.state_file = StateFile.in_directory(data_dir)
         self._port = gateway_port
         self._clock = clock
+        self._max_skew = max_skew
         self._interval = snapshot_interval
         self.state: GatewayState | None = None
         self.server: GatewayServer | None = None
         self.snapshotter: Snapshotter | None = None
+        self._lock_descriptor: int | None = None
 
     @staticmethod
     def reset(data_dir: Path) -> None:
@@ -68,11 +74,18 @@ class Sandbox:
         """Restore state, bind the gateway, start snapshots."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)  # it holds keys and passwords
+        self._lock_data_dir()
         progress("restoring state")
         self.state = self.state_file.load(self.moto, account_id=self.account_id)
-        gateway = Gateway(moto=self.moto, state=self.state, region=self.region, clock=self._clock)
+        gateway = Gateway(
+            moto=self.moto,
+            state=self.state,
+            region=self.region,
+            clock=self._clock,
+            max_skew=self._max_skew,
+        )
         self.server = GatewayServer(gateway, self._port)
-        progress(f"starting the IAM gateway on port {self._port}")
+        progress("starting the IAM gateway on 127.0.0.1")
         self.server.start()
         self.snapshotter = Snapshotter(
             self.state_file, self.moto, self.state, interval=self._interval
@@ -99,3 +112,18 @@ class Sandbox:
             self.server.stop()
         if self.snapshotter is not None:
             self.snapshotter.stop()
+        if self._lock_descriptor is not None:
+            os.close(self._lock_descriptor)  # releases the flock
+            self._lock_descriptor = None
+
+    def _lock_data_dir(self) -> None:
+        # Two sandboxes writing one state file would each overwrite the other's data.
+        descriptor = os.open(self.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise UnavailableError(
+                f"another sandbox is already running with data directory {self.data_dir}"
+            ) from None
+        self._lock_descriptor = descriptor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,17 +45,30 @@ class GatewayServer:
 
     def start(self) -> None:
         """Bind the port (refusing clearly when it is taken) and serve in the background."""
+        # Bind here: werkzeug answers a busy port with print() and sys.exit().
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            server = make_server(
-                LOOPBACK, self.port, self.gateway, threaded=True, request_handler=_RawHeaderHandler
-            )
+            listener.bind((LOOPBACK, self.port))
+            listener.listen(128)
         except OSError as error:
+            listener.close()
             if error.errno == errno.EADDRINUSE:
                 raise UnavailableError(
                     f"port {self.port} on {LOOPBACK} is already in use; stop what uses it or "
                     "choose another port"
                 ) from None
             raise
+        try:
+            server = make_server(
+                LOOPBACK,
+                listener.getsockname()[1],
+                self.gateway,
+                threaded=True,
+                request_handler=_RawHeaderHandler,
+                fd=listener.fileno(),
+            )
+        finally:
+            listener.close()  # werkzeug holds its own duplicate of the descriptor
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
