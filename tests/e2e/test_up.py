@@ -195,17 +195,39 @@ def test_up_refuses_a_busy_port_and_a_busy_data_dir(
     _, record = up(processes, tmp_path / "one")
     port = record.aws_endpoint_url.rsplit(":", 1)[1]
     busy_port = subprocess.run(
-        [sys.executable, "-m", "agent_zero", "up", "--data-dir", str(tmp_path / "two"),
-         "--gateway-port", port],
-        capture_output=True, text=True, timeout=UP_TIMEOUT, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "agent_zero",
+            "up",
+            "--data-dir",
+            str(tmp_path / "two"),
+            "--gateway-port",
+            port,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=UP_TIMEOUT,
+        check=False,
+    )
     assert busy_port.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in busy_port.stderr
     busy_dir = subprocess.run(
-        [sys.executable, "-m", "agent_zero", "up", "--data-dir", str(tmp_path / "one"),
-         "--gateway-port", "0"],
-        capture_output=True, text=True, timeout=UP_TIMEOUT, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "agent_zero",
+            "up",
+            "--data-dir",
+            str(tmp_path / "one"),
+            "--gateway-port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=UP_TIMEOUT,
+        check=False,
+    )
     assert busy_dir.returncode == 1
     assert "another sandbox is already running" in busy_dir.stderr
 

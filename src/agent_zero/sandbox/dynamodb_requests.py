@@ -81,25 +81,38 @@ def _names_in(expression: str | None, names: Mapping[str, str]) -> set[str]:
     return found
 
 
-def _partition_value_from_condition(
+def _partition_values_from_condition(
     expression: str | None,
     names: Mapping[str, str],
     values: Mapping[str, Any],
     partition_key: str,
-) -> str | None:
-    # The value of "pk = :v" (either side) in a key condition expression.
+) -> list[str] | None:
+    """Every value the key condition pins the partition key to, or None if it is not pinned.
+
+    Each mention of the partition key must be one side of ``=`` with a placeholder
+    on the other; any other use (``begins_with``, ``BETWEEN``, ``<``) makes the
+    row set unknowable here, and no key is sent, so a row-scoped policy denies.
+    """
     if not expression:
         return None
     tokens = _TOKEN.findall(expression)
-    for index, token in enumerate(tokens[:-2]):
-        if tokens[index + 1] != "=":
+    found: list[str] = []
+    for index, token in enumerate(tokens):
+        if token.startswith(":") or names.get(token, token) != partition_key:
             continue
-        left, right = token, tokens[index + 2]
-        for name, placeholder in ((left, right), (right, left)):
-            resolved = names.get(name, name)
-            if resolved == partition_key and placeholder.startswith(":"):
-                return _scalar(values.get(placeholder))
-    return None
+        before = tokens[index - 2 : index] if index >= 2 else []
+        after = tokens[index + 1 : index + 3]
+        if len(after) == 2 and after[0] == "=" and after[1].startswith(":"):
+            placeholder = after[1]
+        elif len(before) == 2 and before[1] == "=" and before[0].startswith(":"):
+            placeholder = before[0]
+        else:
+            return None
+        value = _scalar(values.get(placeholder))
+        if value is None:
+            return None
+        found.append(value)
+    return found or None
 
 
 def _table_arn(region: str, account: str, table: str) -> str:
@@ -184,21 +197,18 @@ def _query_or_scan(target: _Target, action: str, body: Mapping[str, Any]) -> Che
     if action == "Query":
         partition = target.partition_key(table_name, index if isinstance(index, str) else None)
         if partition is not None:
-            value = _partition_value_from_condition(
+            leading = _partition_values_from_condition(
                 body.get("KeyConditionExpression"),
                 names,
                 body.get("ExpressionAttributeValues") or {},
                 partition,
             )
             legacy = (body.get("KeyConditions") or {}).get(partition)
-            if (
-                value is None
-                and isinstance(legacy, Mapping)
-                and legacy.get("ComparisonOperator") == "EQ"
-            ):
-                listed = legacy.get("AttributeValueList") or [None]
-                value = _scalar(listed[0])
-            leading = [value] if value is not None else None
+            if leading is None and isinstance(legacy, Mapping):
+                listed = legacy.get("AttributeValueList") or []
+                value = _scalar(listed[0]) if len(listed) == 1 else None
+                equality = legacy.get("ComparisonOperator") == "EQ"
+                leading = [value] if equality and value is not None else None
     attributes = _names_in(body.get("ProjectionExpression"), names)
     attributes |= set(body.get("AttributesToGet") or ())
     context = _context(
