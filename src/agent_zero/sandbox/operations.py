@@ -187,6 +187,24 @@ _S3_SUBRESOURCES = (
 )  # fmt: skip
 
 
+_S3_PLAIN_PARAMETERS = frozenset(
+    {
+        "list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after",
+        "encoding-type", "fetch-owner", "marker", "key-marker", "version-id-marker",
+        "upload-id-marker", "max-uploads", "max-parts", "part-number-marker", "versionId", "x-id",
+    }
+)  # fmt: skip
+
+
+def _plain_s3_parameter(name: str) -> bool:
+    # Parameters that refine a call without naming another operation.
+    return (
+        name in _S3_PLAIN_PARAMETERS
+        or name.startswith("response-")
+        or name.lower().startswith("x-amz-")
+    )
+
+
 def _s3_operation(request: HttpRequest) -> Operation:
     path = request.raw_path.lstrip("/")
     bucket, _, key = path.partition("/")
@@ -194,6 +212,9 @@ def _s3_operation(request: HttpRequest) -> Operation:
     query = dict(parse_qsl(request.query_string, keep_blank_values=True))
     sub = next((name for name in _S3_SUBRESOURCES if name in query), "")
     method = request.method.upper()
+    if any(not _plain_s3_parameter(name) and name not in _S3_SUBRESOURCES for name in query):
+        # An unknown sub-resource (?lifecycle, ?replication) must not pass as the plain call.
+        sub = "unsupported"
     if not bucket:
         name = "ListAllMyBuckets" if method == "GET" else "UnsupportedServiceOperation"
         return Operation("s3", name, (Check(f"s3:{name}", "*"),), {})
