@@ -106,3 +106,27 @@ def test_checker_catches_what_the_core_must_not_do(source: str, expected: str) -
 def test_checker_accepts_stdlib_and_pydantic() -> None:
     source = "import json\nimport re\nfrom pydantic import BaseModel\nfrom agent_zero.iam import x"
     assert violations_in(source, internal_allowed=("agent_zero.domain", "agent_zero.iam")) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*_modules("sandbox/demo_bank"), SRC / "sandbox" / "sigv4.py"],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_the_demo_bank_and_the_signature_verifier_are_pure(path: Path) -> None:
+    # Pure data and pure verification: testable without moto, boto3 or a socket.
+    problems = violations_in(
+        path.read_text(),
+        internal_allowed=("agent_zero.domain", "agent_zero.iam", "agent_zero.sandbox.demo_bank"),
+    )
+    assert problems == [], f"{path.relative_to(SRC)}: {problems}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for pkg in ("domain", "iam", "broker") for p in _modules(pkg)],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_the_core_never_reaches_into_the_sandbox(path: Path) -> None:
+    # The broker must behave the same against AWS and the sandbox: it cannot know which.
+    assert "agent_zero.sandbox" not in path.read_text()

@@ -27,3 +27,25 @@ def test_core_benchmark_prints_both_tables() -> None:
         (size, grants) for size in ("10", "100", "1000") for grants in ("1", "3", "5")
     }
     assert "p99 < 2.0 ms:" in out
+
+
+def test_gateway_benchmark_prints_both_operations_against_the_baseline() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gateway.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    rows = {
+        line.split()[0]: line.split()
+        for line in completed.stdout.splitlines()
+        if line.startswith(("GetItem", "AssumeRole"))
+    }
+    assert set(rows) == {"GetItem", "AssumeRole"}
+    for row in rows.values():
+        medians = float(row[1]), float(row[3])
+        assert all(value > 0 for value in medians)
+        assert row[5].endswith("x")
+    assert "ratio <= 1.25:" in completed.stdout
