@@ -29,6 +29,10 @@ FORBIDDEN_STDLIB = {
 }
 
 
+# Pure submodules of otherwise forbidden packages (string parsing only).
+PURE_STDLIB = {"urllib.parse"}
+
+
 def violations_in(source: str, *, internal_allowed: tuple[str, ...]) -> list[str]:
     """Every import or environment read in ``source`` that the pure core may not have."""
     found: list[str] = []
@@ -50,7 +54,7 @@ def violations_in(source: str, *, internal_allowed: tuple[str, ...]) -> list[str
             if top == "agent_zero":
                 if not name.startswith(internal_allowed):
                     found.append(f"imports {name}")
-            elif top in FORBIDDEN_STDLIB:
+            elif top in FORBIDDEN_STDLIB and name not in PURE_STDLIB:
                 found.append(f"imports I/O module {name}")
             elif top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY:
                 found.append(f"imports third-party {name}")
@@ -90,6 +94,8 @@ def test_core_module_is_pure(path: Path) -> None:
         ("import httpx", "imports third-party httpx"),
         ("import openai", "imports third-party openai"),
         ("import sqlite3", "imports I/O module sqlite3"),
+        ("import urllib.request", "imports I/O module urllib.request"),
+        ("from urllib import request", "imports I/O module urllib"),
         ("import os\nx = os.environ['A']", "reads the environment via .environ"),
         ("from os import getenv", "reads the environment via getenv"),
         ("import os\nos.getenv('A')", "reads the environment via .getenv"),
@@ -104,7 +110,10 @@ def test_checker_catches_what_the_core_must_not_do(source: str, expected: str) -
 
 
 def test_checker_accepts_stdlib_and_pydantic() -> None:
-    source = "import json\nimport re\nfrom pydantic import BaseModel\nfrom agent_zero.iam import x"
+    source = (
+        "import json\nimport re\nfrom pydantic import BaseModel\nfrom agent_zero.iam import x\n"
+        "from urllib.parse import quote"
+    )
     assert violations_in(source, internal_allowed=("agent_zero.domain", "agent_zero.iam")) == []
 
 
