@@ -242,6 +242,7 @@ class Gateway:
         if operation.name == "GetCallerIdentity":
             return self._xml(start_response, sts.get_caller_identity(caller))
         if operation.name == "AssumeRole":
+            self.state.forget_expired(now)  # keeps the state file from growing forever
             body = sts.assume_role(
                 caller,
                 operation.parameters,
