@@ -57,8 +57,8 @@ def client(service: str, endpoint: str, **credentials: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **credentials)
 
 
-def seed(endpoint: str, **credentials: str) -> None:
-    """A table with two customers and a role the caller may assume."""
+def seed(endpoint: str, **credentials: str) -> dict[str, str]:
+    """A table with two customers, a role, and the key of a user who may assume it."""
     dynamodb = client("dynamodb", endpoint, **credentials)
     dynamodb.create_table(
         TableName=TABLE,
@@ -76,7 +76,7 @@ def seed(endpoint: str, **credentials: str) -> None:
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/bench-broker"},
                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
             }
         ],
@@ -99,6 +99,29 @@ def seed(endpoint: str, **credentials: str) -> None:
             }
         ),
     )
+    # AWS refuses AssumeRole by the root user: a broker-like IAM user assumes the role.
+    iam.create_user(UserName="bench-broker")
+    iam.put_user_policy(
+        UserName="bench-broker",
+        PolicyName="assume",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                        "Resource": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+                    }
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="bench-broker")["AccessKey"]
+    return {
+        "aws_access_key_id": key["AccessKeyId"],
+        "aws_secret_access_key": key["SecretAccessKey"],
+    }
 
 
 SESSION_POLICY = json.dumps(
@@ -164,8 +187,7 @@ def main() -> None:
     moto_server.start()
     moto_endpoint = f"http://127.0.0.1:{moto_server._server.server_address[1]}"
     moto_keys = {"aws_access_key_id": "AKIAMOTODIRECT000000", "aws_secret_access_key": "x" * 40}
-    seed(moto_endpoint, **moto_keys)
-    direct = measure(moto_endpoint, iterations, **moto_keys)
+    direct = measure(moto_endpoint, iterations, **seed(moto_endpoint, **moto_keys))
     moto_server.stop()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -176,8 +198,8 @@ def main() -> None:
                 "aws_access_key_id": sandbox.root.access_key_id,
                 "aws_secret_access_key": sandbox.root.secret_access_key,
             }
-            seed(sandbox.endpoint_url, **root)
-            gated = measure(sandbox.endpoint_url, iterations, **root)
+            broker = seed(sandbox.endpoint_url, **root)
+            gated = measure(sandbox.endpoint_url, iterations, **broker)
         finally:
             sandbox.stop()
 

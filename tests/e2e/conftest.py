@@ -81,3 +81,11 @@ def running(tmp_path: Path) -> Iterator[RunningSandbox]:
 
 def policy(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture
+def bank(running: RunningSandbox) -> dict[str, str]:
+    """The small bank of ``e2e.small_bank`` in a fresh sandbox; the broker's access key."""
+    from e2e.small_bank import make_bank  # small_bank imports this module
+
+    return make_bank(running)

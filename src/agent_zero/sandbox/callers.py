@@ -121,6 +121,8 @@ def resolve_caller(
 
 def _session_caller(session: RoleSession, moto: MotoHost) -> Caller:
     role = moto.role(session.role_name)
+    if role is not None and role.role_id != session.role_id:
+        role = None  # a new role with the old name is not the role this session assumed
     # A deleted role leaves its sessions with no policy at all: everything is denied.
     policies = _parsed_all(role.policies) if role is not None else ()
     boundary = (

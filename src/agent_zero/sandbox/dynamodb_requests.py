@@ -81,6 +81,36 @@ def _names_in(expression: str | None, names: Mapping[str, str]) -> set[str]:
     return found
 
 
+_KEY_CONDITION_TOKEN = re.compile(
+    r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|<=|>=|<>|=|<|>|\(|\)|,)"
+)
+
+
+def _key_condition_tokens(
+    expression: str, names: Mapping[str, str], values: Mapping[str, Any]
+) -> list[str]:
+    """Tokens of a key condition, read strictly: anything DynamoDB would reject is refused.
+
+    A lenient reading could see ":o" where moto sees ":o-x" and so pin the row key
+    to a different customer than the one moto queries.
+    """
+    tokens: list[str] = []
+    position = 0
+    text = expression.rstrip()
+    while position < len(text):
+        match = _KEY_CONDITION_TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise AwsError("ValidationException", "Invalid KeyConditionExpression")
+        token = match.group(1)
+        if token.startswith("#") and token not in names:
+            raise AwsError("ValidationException", f"{token} is not in ExpressionAttributeNames")
+        if token.startswith(":") and token not in values:
+            raise AwsError("ValidationException", f"{token} is not in ExpressionAttributeValues")
+        tokens.append(token)
+        position = match.end()
+    return tokens
+
+
 def _partition_values_from_condition(
     expression: str | None,
     names: Mapping[str, str],
@@ -95,7 +125,7 @@ def _partition_values_from_condition(
     """
     if not expression:
         return None
-    tokens = _TOKEN.findall(expression)
+    tokens = _key_condition_tokens(expression, names, values)
     found: list[str] = []
     for index, token in enumerate(tokens):
         if token.startswith(":") or names.get(token, token) != partition_key:
@@ -204,6 +234,14 @@ def _query_or_scan(target: _Target, action: str, body: Mapping[str, Any]) -> Che
                 partition,
             )
             legacy = (body.get("KeyConditions") or {}).get(partition)
+            if body.get("KeyConditionExpression") and body.get("KeyConditions"):
+                # DynamoDB refuses the mix; moto would use one, the check the other.
+                raise AwsError(
+                    "ValidationException",
+                    "Can not use both expression and non-expression parameters in the same "
+                    "request: Non-expression parameters: {KeyConditions} Expression "
+                    "parameters: {KeyConditionExpression}",
+                )
             if leading is None and isinstance(legacy, Mapping):
                 listed = legacy.get("AttributeValueList") or []
                 value = _scalar(listed[0]) if len(listed) == 1 else None
@@ -267,25 +305,66 @@ def _transaction(target: _Target, body: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
-_PARTIQL = re.compile(
-    r"""^\s*(?P<verb>select|insert|update|delete|exists)\b.*?"""
-    r"""\b(?:from|into|update)\s+"?(?P<table>[A-Za-z0-9_.-]+)"?""",
-    re.IGNORECASE | re.DOTALL,
-)
-_PARTIQL_UPDATE = re.compile(r"""^\s*update\s+"?(?P<table>[A-Za-z0-9_.-]+)"?""", re.IGNORECASE)
+_PARTIQL_TOKEN = re.compile(r"""\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[A-Za-z_][A-Za-z0-9_]*|\S)""")
+_PARTIQL_ACTIONS = {
+    "select": "PartiQLSelect",
+    "exists": "PartiQLSelect",
+    "insert": "PartiQLInsert",
+    "update": "PartiQLUpdate",
+    "delete": "PartiQLDelete",
+}
+
+
+def _partiql_tokens(text: str) -> list[str]:
+    tokens = []
+    position = 0
+    stripped = text.rstrip()
+    while position < len(stripped):
+        match = _PARTIQL_TOKEN.match(stripped, position)
+        if match is None:
+            raise AwsError("ValidationException", "Statement could not be read")
+        tokens.append(match.group(1))
+        position = match.end()
+    return tokens
+
+
+def _identifier(token: str) -> str | None:
+    if token.startswith('"') and token.endswith('"') and len(token) >= 2:
+        return token[1:-1].replace('""', '"')
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", token):
+        return token
+    return None
 
 
 def _partiql_check(target: _Target, statement: object) -> Check:
-    # PartiQL carries no dynamodb:LeadingKeys here: a row-scoped policy's Null guard denies it.
-    text = statement if isinstance(statement, str) else ""
-    match = _PARTIQL_UPDATE.match(text) or _PARTIQL.match(text)
-    if match is None:
+    """The action and table of one statement, read past quoted strings and identifiers.
+
+    PartiQL carries no ``dynamodb:LeadingKeys`` here, so a row-scoped policy's Null
+    guard denies it; anything this reading cannot place is refused.
+    """
+    tokens = _partiql_tokens(statement if isinstance(statement, str) else "")
+    verb = tokens[0].lower() if tokens else ""
+    action = _PARTIQL_ACTIONS.get(verb)
+    if action is None:
         raise AwsError("ValidationException", "Statement could not be read")
-    verb = text.strip().split(None, 1)[0].lower()
-    action = {"select": "PartiQLSelect", "exists": "PartiQLSelect"}.get(verb)
-    action = action or {"insert": "PartiQLInsert", "update": "PartiQLUpdate"}.get(verb)
-    action = action or "PartiQLDelete"
-    return Check(f"dynamodb:{action}", target.table(match.group("table")))
+    keyword = {"select": "from", "exists": "from", "delete": "from", "insert": "into"}.get(verb)
+    if keyword is None:  # UPDATE "Table" ...
+        position = 1
+    else:
+        words = [t.lower() for t in tokens]
+        if keyword not in words:
+            raise AwsError("ValidationException", "Statement could not be read")
+        position = words.index(keyword) + 1
+    table = _identifier(tokens[position]) if position < len(tokens) else None
+    if table is None:
+        raise AwsError("ValidationException", "Statement could not be read")
+    resource = target.table(table)
+    if position + 2 < len(tokens) and tokens[position + 1] == ".":
+        index = _identifier(tokens[position + 2])
+        if index is None:
+            raise AwsError("ValidationException", "Statement could not be read")
+        resource = f"{resource}/index/{index}"
+    return Check(f"dynamodb:{action}", resource)
 
 
 def _partiql(target: _Target, action: str, body: Mapping[str, Any]) -> list[Check]:

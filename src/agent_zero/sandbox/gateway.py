@@ -27,6 +27,16 @@ from agent_zero.sandbox.callers import (
     resolve_caller,
     secret_for,
 )
+from agent_zero.sandbox.forwarding import (
+    MAX_BODY_BYTES,
+    MAX_UNSIGNED_BODY_BYTES,
+    check_request_shape,
+    declared_length,
+    jwks_request,
+    pin_for_moto,
+    require_signed_amz_headers,
+    unsigned_public_cognito,
+)
 from agent_zero.sandbox.moto_host import MotoHost
 from agent_zero.sandbox.operations import Operation, header, read_operation
 from agent_zero.sandbox.sessions import GatewayState
@@ -64,14 +74,18 @@ def _status_line(status: int) -> str:
     return f"{status} {_STATUS_TEXT.get(status, 'Error')}"
 
 
-def _read_body(environ: WSGIEnvironment) -> bytes:
-    # Read once; moto gets a rewound copy with an exact length.
+def _read_body(environ: WSGIEnvironment, *, limit: int) -> bytes:
+    # Read once, at most ``limit`` bytes; moto gets a rewound copy with an exact length.
     stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        body: bytes = stream.read(int(length))
+    length = declared_length(environ, limit=limit)
+    if length is not None:
+        body: bytes = stream.read(length)
     elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        body = stream.read()
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise AwsError(
+                "RequestEntityTooLarge", f"the sandbox accepts bodies of at most {limit} bytes", 413
+            )
     else:
         body = b""
     environ["wsgi.input"] = io.BytesIO(body)
@@ -165,14 +179,22 @@ class Gateway:
             return self._answer(
                 start_response, render("s3", AwsError("NotFound", "no such path", 404))
             )
-        body = _read_body(environ)
-        request = http_request(environ, body)
         service = "dynamodb"
         try:
-            parsed = read_signature(request)
+            # The signature's claims are read before the body: an unknown key or an
+            # unsigned request never makes the gateway buffer a large body.
+            parsed = read_signature(http_request(environ, b""))
+            if parsed is not None:
+                service = parsed.identity.service
+                if (
+                    secret_for(parsed.identity.access_key_id, state=self.state, moto=self.moto)
+                    is None
+                ):
+                    raise authentication_failed(service, "unknown_key")
+            limit = MAX_BODY_BYTES if parsed is not None else MAX_UNSIGNED_BODY_BYTES
+            request = http_request(environ, _read_body(environ, limit=limit))
             if parsed is None:
                 return self._unsigned(environ, start_response, request)
-            service = parsed.identity.service
             now = self.clock()
             identity = verify(
                 request,
@@ -184,6 +206,8 @@ class Gateway:
             caller = resolve_caller(
                 identity, state=self.state, moto=self.moto, service=service, now=now
             )
+            require_signed_amz_headers(request, parsed.signed_headers)
+            check_request_shape(service, request)
             region = identity.region
             operation = read_operation(
                 service,
@@ -191,7 +215,8 @@ class Gateway:
                 region=region,
                 account=self.state.account_id,
                 keys_of=lambda table: self.moto.table_keys(region, table),
-                role_arn_of=self._role_arn,
+                names=self.moto,
+                caller_arn=caller.arn,
             )
             base = request_context(
                 caller, region=region, source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), now=now
@@ -207,21 +232,15 @@ class Gateway:
             )
         except AwsError as error:
             return self._answer(start_response, render(service, error))
+        pin_for_moto(environ, region=region)
         return self._forward(service, operation, environ, start_response)
-
-    def _role_arn(self, name: str) -> str | None:
-        role = self.moto.role(name)
-        return None if role is None else role.arn
 
     def _unsigned(
         self, environ: WSGIEnvironment, start_response: StartResponse, request: HttpRequest
     ) -> Iterable[bytes]:
         target = header(request, "x-amz-target") or ""
-        path = request.raw_path
-        if target in _PUBLIC_COGNITO or (
-            request.method == "GET"
-            and path.endswith(("/.well-known/jwks.json", "/.well-known/openid-configuration"))
-        ):
+        if unsigned_public_cognito(request, _PUBLIC_COGNITO) or jwks_request(request):
+            pin_for_moto(environ, region=self.region)
             self.state.touch()
             return self.moto.dispatch("cognito-idp", environ, start_response)
         service = "dynamodb" if target.startswith("DynamoDB") else "s3" if not target else "sts"

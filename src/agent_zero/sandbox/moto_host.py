@@ -176,6 +176,24 @@ class MotoHost:
                     )
             return None
 
+    def iam_arn(self, kind: str, name: str) -> str | None:
+        """The ARN, with its path, of an existing role, user, group or instance profile."""
+        with self.lock:
+            backend = self._iam()
+            if kind == "user":
+                user = backend.users.get(name)
+                return None if user is None else str(user.arn)
+            if kind == "group":
+                group = backend.groups.get(name)
+                return None if group is None else str(group.arn)
+            if kind == "instance-profile":
+                for profile in backend.instance_profiles.values():
+                    if profile.name == name:
+                        return str(profile.arn)
+                return None
+            role = self.role(name)
+            return None if role is None else role.arn
+
     def _managed_document(self, arn: str | None) -> str | None:
         if not arn:
             return None

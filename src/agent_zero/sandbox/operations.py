@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, unquote
 from agent_zero.iam.actions import lookup_action
 from agent_zero.sandbox.aws_errors import AwsError
 from agent_zero.sandbox.dynamodb_requests import Check, KeyLookup, dynamodb_checks
+from agent_zero.sandbox.forwarding import query_parameters
+from agent_zero.sandbox.iam_requests import IamNames, iam_check
 from agent_zero.sandbox.sigv4 import HttpRequest
 
 _READ_LEVELS = frozenset({"Read", "List"})
@@ -65,14 +67,6 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     return decoded
 
 
-def query_parameters(request: HttpRequest) -> dict[str, str]:
-    """Query-protocol parameters, from the form body or the query string."""
-    text = request.query_string
-    if request.method == "POST" and request.body:
-        text = request.body.decode("utf-8", errors="replace")
-    return dict(parse_qsl(text, keep_blank_values=True))
-
-
 def target_operation(request: HttpRequest) -> str:
     """The operation named by ``X-Amz-Target`` (``DynamoDB_20120810.GetItem`` → GetItem)."""
     target = header(request, "x-amz-target") or ""
@@ -89,7 +83,8 @@ def read_operation(
     region: str,
     account: str,
     keys_of: KeyLookup,
-    role_arn_of: Any,
+    names: IamNames,
+    caller_arn: str,
 ) -> Operation:
     """The operation a verified request performs and the checks it needs."""
     if service == "dynamodb":
@@ -113,32 +108,14 @@ def read_operation(
         name = parameters.get("Action", "")
         if not name:
             raise AwsError("MissingAction", "Action is required")
-        resource = (
-            _iam_resource(name, parameters, account, role_arn_of) if service == "iam" else "*"
-        )
-        return Operation(service, name, (Check(f"{service}:{name}", resource),), parameters)
+        if service == "iam":
+            check = iam_check(name, parameters, account=account, names=names, caller_arn=caller_arn)
+        else:
+            check = Check(f"sts:{name}", "*")
+        return Operation(service, name, (check,), parameters)
     if service == "s3":
         return _s3_operation(request)
     raise AwsError("UnrecognizedClientException", f"the sandbox does not emulate {service}")
-
-
-def _iam_resource(name: str, parameters: Mapping[str, str], account: str, role_arn_of: Any) -> str:
-    base = f"arn:aws:iam::{account}"
-    path = parameters.get("Path", "/")
-    if "PolicyArn" in parameters and "RoleName" not in parameters and "UserName" not in parameters:
-        return parameters["PolicyArn"]
-    if "RoleName" in parameters:
-        found = role_arn_of(parameters["RoleName"])
-        return found or f"{base}:role{path}{parameters['RoleName']}"
-    if "UserName" in parameters:
-        return f"{base}:user{path}{parameters['UserName']}"
-    if "GroupName" in parameters:
-        return f"{base}:group{path}{parameters['GroupName']}"
-    if "PolicyName" in parameters and name == "CreatePolicy":
-        return f"{base}:policy{path}{parameters['PolicyName']}"
-    if "InstanceProfileName" in parameters:
-        return f"{base}:instance-profile{path}{parameters['InstanceProfileName']}"
-    return "*"
 
 
 # S3: (method, has key, sub-resource) → action. Unlisted combinations fall to an action
@@ -181,6 +158,15 @@ _S3_OBJECT = {
     ("GET", "uploadId"): "ListMultipartUploadParts",
     ("DELETE", "uploadId"): "AbortMultipartUpload",
 }
+_S3_VERSIONED = {
+    "GetObject": "GetObjectVersion",
+    "DeleteObject": "DeleteObjectVersion",
+    "GetObjectAcl": "GetObjectVersionAcl",
+    "PutObjectAcl": "PutObjectVersionAcl",
+    "GetObjectTagging": "GetObjectVersionTagging",
+    "PutObjectTagging": "PutObjectVersionTagging",
+    "DeleteObjectTagging": "DeleteObjectVersionTagging",
+}
 _S3_SUBRESOURCES = (
     "uploadId", "partNumber", "uploads", "versions", "location", "policy",
     "acl", "tagging", "versioning", "cors", "delete",
@@ -220,6 +206,9 @@ def _s3_operation(request: HttpRequest) -> Operation:
         return Operation("s3", name, (Check(f"s3:{name}", "*"),), {})
     if key:
         name = _S3_OBJECT.get((method, sub), "UnsupportedObjectOperation")
+        if "versionId" in query:
+            # A version is its own resource action: s3:GetObject does not reach old versions.
+            name = _S3_VERSIONED.get(name, "UnsupportedObjectOperation")
         resource = f"arn:aws:s3:::{bucket}/{unquote(key)}"
         checks = [Check(f"s3:{name}", resource)]
         source = header(request, "x-amz-copy-source")

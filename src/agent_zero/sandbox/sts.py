@@ -65,6 +65,26 @@ def _members(parameters: Mapping[str, str], prefix: str) -> list[dict[str, str]]
     return [grouped[n] for n in sorted(grouped)]
 
 
+MAX_SESSION_TAGS = 50
+_TAG_KEY = re.compile(r"[\w .:/=+\-@]{1,128}", re.ASCII)
+_TAG_VALUE = re.compile(r"[\w .:/=+\-@]{0,256}", re.ASCII)
+
+
+def _session_tags(members: list[dict[str, str]]) -> dict[str, str]:
+    """Session tags as AWS accepts them: at most 50, keys unique ignoring case."""
+    if len(members) > MAX_SESSION_TAGS:
+        raise _validation(f"at most {MAX_SESSION_TAGS} session tags are allowed")
+    tags: dict[str, str] = {}
+    for member in members:
+        key, value = member.get("Key", ""), member.get("Value", "")
+        if not _TAG_KEY.fullmatch(key) or not _TAG_VALUE.fullmatch(value):
+            raise _validation("session tag keys are 1-128 and values 0-256 allowed characters")
+        if key.lower() in {existing.lower() for existing in tags}:
+            raise _validation(f"Duplicate tag keys found: {key} (tag keys are case-insensitive)")
+        tags[key] = value
+    return tags
+
+
 def _duration(parameters: Mapping[str, str]) -> int:
     raw = parameters.get("DurationSeconds", "3600")
     if not raw.isdigit():
@@ -123,10 +143,14 @@ def assume_role(
         raise _validation("managed session policies (PolicyArns) are not supported by the sandbox")
     if "SerialNumber" in parameters or "TokenCode" in parameters:
         raise _validation("MFA is not supported by the sandbox")
+    if caller.kind is CallerKind.ROOT:
+        raise AwsError("AccessDenied", "Roles may not be assumed by root accounts.", 403)
     duration = _duration(parameters)
     policy_text = _session_policy(parameters)
-    tags = {t.get("Key", ""): t.get("Value", "") for t in _members(parameters, "Tags")}
+    tags = _session_tags(_members(parameters, "Tags"))
     transitive = {t.get("", "") for t in _members(parameters, "TransitiveTagKeys")}
+    if not transitive <= set(tags):
+        raise _validation("TransitiveTagKeys must name tags passed in Tags")
     requested_source = parameters.get("SourceIdentity")
     if requested_source is not None and not _SOURCE_IDENTITY.fullmatch(requested_source):
         raise _validation("SourceIdentity must be 2-64 characters of [\\w+=,.@-]")
@@ -140,6 +164,13 @@ def assume_role(
         inherited_tags = {
             k: v for k, v in caller.session.tags.items() if k in caller.session.transitive_tag_keys
         }
+        clashing = sorted(k for k in tags if k.lower() in {i.lower() for i in inherited_tags})
+        if clashing:
+            # A transitive tag holds for the whole chain; overriding it would re-scope the chain.
+            raise _validation(
+                f"The session tags {clashing} are transitive tags of the calling session "
+                "and cannot be overridden"
+            )
         tags = {**inherited_tags, **tags}
         transitive |= set(caller.session.transitive_tag_keys)
 

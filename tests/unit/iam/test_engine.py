@@ -242,28 +242,33 @@ def test_trust_policies_may_omit_resource() -> None:
     assert result.allowed
 
 
-def test_root_may_assume_a_role_whose_trust_policy_names_its_account() -> None:
+def test_root_passes_a_required_resource_policy_that_names_its_account() -> None:
+    # A KMS key's default policy names the account root: the root user holds every
+    # identity permission, so the account's delegation is enough for it.
     root = "arn:aws:iam::111122223333:root"
-    trust = {
+    key_policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
                 "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-                "Action": "sts:AssumeRole",
+                "Action": "kms:*",
+                "Resource": "*",
             }
         ],
     }
-    other_account = json.loads(json.dumps(trust).replace("111122223333:root", "999999999999:root"))
+    other_account = json.loads(
+        json.dumps(key_policy).replace("111122223333:root", "999999999999:root")
+    )
 
-    def assume(policy: dict[str, Any]) -> Decision:
+    def decrypt(policy: dict[str, Any]) -> Decision:
         return iam.evaluate(
-            action="sts:AssumeRole",
-            resource="arn:aws:iam::111122223333:role/Target",
+            action="kms:Decrypt",
+            resource="arn:aws:kms:us-east-1:111122223333:key/k-1",
             principal=root,
             resource_policy=policy,
             resource_policy_required=True,
         ).decision
 
-    assert assume(trust) is Decision.ALLOW
-    assert assume(other_account) is Decision.IMPLICIT_DENY
+    assert decrypt(key_policy) is Decision.ALLOW
+    assert decrypt(other_account) is Decision.IMPLICIT_DENY

@@ -57,7 +57,6 @@ def test_single_item_calls_send_their_partition_key(action: str, item_field: str
         ("begins_with(customer_id, :c)", {}, None),
         ("customer_id BETWEEN :a AND :b", {}, None),
         ("customer_id = :c AND customer_id > :a", {}, None),
-        ("customer_id = :missing", {}, None),
     ],
 )
 def test_query_sends_the_partition_key_of_its_key_condition(
@@ -72,6 +71,67 @@ def test_query_sends_the_partition_key_of_its_key_condition(
         body["ExpressionAttributeNames"] = names
     [check] = checks("Query", body)
     assert leading(check) == expected
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "customer_id = :c-x",  # moto reads ":c-x"; a lenient reader would see ":c"
+        "customer_id = :c.x",
+        "customer_id = :cé",
+        "customer_id = c-2002",  # literals are not allowed
+        "#c-x = :c",
+        "customer_id = :missing",
+        "#undefined = :c",
+    ],
+)
+def test_key_conditions_dynamodb_would_reject_are_refused(expression: str) -> None:
+    body = {
+        "TableName": "Accounts",
+        "KeyConditionExpression": expression,
+        "ExpressionAttributeNames": {"#c-x": "customer_id"},
+        "ExpressionAttributeValues": {":c": s("c-1"), ":c-x": s("c-2")},
+    }
+    with pytest.raises(AwsError) as raised:
+        checks("Query", body)
+    assert raised.value.code == "ValidationException"
+
+
+def test_an_expression_and_legacy_key_conditions_together_are_refused() -> None:
+    body = {
+        "TableName": "Accounts",
+        "KeyConditionExpression": "customer_id = :c",
+        "ExpressionAttributeValues": {":c": s("c-2")},
+        "KeyConditions": {
+            "customer_id": {"ComparisonOperator": "EQ", "AttributeValueList": [s("c-1")]}
+        },
+    }
+    with pytest.raises(AwsError, match="both expression and non-expression"):
+        checks("Query", body)
+
+
+@pytest.mark.parametrize(
+    ("statement", "action", "table"),
+    [
+        ('SELECT "x from Transactions" FROM "Accounts"', "dynamodb:PartiQLSelect", "Accounts"),
+        ('select*from "Accounts"', "dynamodb:PartiQLSelect", "Accounts"),
+        ("SELECT * FROM Accounts WHERE note = 'from Ledger'", "dynamodb:PartiQLSelect", "Accounts"),
+        (
+            'SELECT * FROM "Accounts"."ByBranch"',
+            "dynamodb:PartiQLSelect",
+            "Accounts/index/ByBranch",
+        ),
+        ("INSERT INTO \"Ledger\" VALUE {'day': 'x'}", "dynamodb:PartiQLInsert", "Ledger"),
+        (
+            "DELETE FROM \"Accounts\" WHERE customer_id = 'c-1'",
+            "dynamodb:PartiQLDelete",
+            "Accounts",
+        ),
+    ],
+)
+def test_partiql_statements_are_read_past_quotes(statement: str, action: str, table: str) -> None:
+    [check] = checks("ExecuteStatement", {"Statement": statement})
+    assert (check.action, check.resource) == (action, ACCOUNTS.replace("Accounts", table))
 
 
 def test_legacy_key_conditions_are_read_too() -> None:

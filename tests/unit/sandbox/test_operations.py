@@ -20,6 +20,19 @@ from agent_zero.sandbox.operations import Operation, read_operation
 from agent_zero.sandbox.sigv4 import HttpRequest
 
 ACCOUNT = "123456789012"
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+class KnownEntities:
+    """An account with one role on a path, one user and one group."""
+
+    def iam_arn(self, kind: str, name: str) -> str | None:
+        known = {
+            ("role", "known"): f"arn:aws:iam::{ACCOUNT}:role/service/known",
+            ("user", "admin"): f"arn:aws:iam::{ACCOUNT}:user/admin",
+            ("group", "admins"): f"arn:aws:iam::{ACCOUNT}:group/admins",
+        }
+        return known.get((kind, name))
 
 
 def operation(
@@ -32,9 +45,8 @@ def operation(
         region="us-east-1",
         account=ACCOUNT,
         keys_of=lambda _table: None,
-        role_arn_of=lambda name: (
-            f"arn:aws:iam::{ACCOUNT}:role/service/{name}" if name == "known" else None
-        ),
+        names=KnownEntities(),
+        caller_arn=f"arn:aws:iam::{ACCOUNT}:user/me",
     )
 
 
@@ -53,13 +65,10 @@ def operation(
         # Anything unmapped becomes an action no narrow grant names: it fails closed.
         ("PUT", "/docs", "lifecycle", "s3:UnsupportedBucketOperation", "arn:aws:s3:::docs"),
         ("GET", "/docs/k", "torrent", "s3:UnsupportedObjectOperation", "arn:aws:s3:::docs/k"),
-        (
-            "GET",
-            "/docs/k",
-            "versionId=3&response-content-type=a",
-            "s3:GetObject",
-            "arn:aws:s3:::docs/k",
-        ),
+        # A version is its own action: GetObject does not reach old versions.
+        ("GET", "/docs/k", "versionId=3", "s3:GetObjectVersion", "arn:aws:s3:::docs/k"),
+        ("DELETE", "/docs/k", "versionId=3", "s3:DeleteObjectVersion", "arn:aws:s3:::docs/k"),
+        ("GET", "/docs/k", "response-content-type=a", "s3:GetObject", "arn:aws:s3:::docs/k"),
     ],
 )
 def test_s3_requests_map_to_actions_and_arns(
@@ -90,11 +99,23 @@ def test_s3_list_sends_prefix_and_copy_needs_read_on_the_source() -> None:
             "arn:aws:iam::aws:policy/X",
         ),
         ("Action=ListRoles", "*"),
+        # A Path parameter cannot move an existing user (it names only new entities).
+        (
+            "Action=CreateAccessKey&UserName=admin&Path=%2Fteam%2F",
+            f"arn:aws:iam::{ACCOUNT}:user/admin",
+        ),
+        ("Action=CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/me"),
+        ("Action=DeleteRolePolicy&RoleName=gone&Path=%2Fx%2F", f"arn:aws:iam::{ACCOUNT}:role/gone"),
+        # Membership is authorized on the group, not on the user being added.
+        (
+            "Action=AddUserToGroup&GroupName=admins&UserName=me",
+            f"arn:aws:iam::{ACCOUNT}:group/admins",
+        ),
     ],
 )
 def test_iam_calls_name_the_resource_they_touch(parameters: str, resource: str) -> None:
-    found = operation("iam", "POST", "/", body=parameters.encode())
-    assert found.checks == (Check(f"iam:{found.name}", resource),)
+    found = operation("iam", "POST", "/", body=parameters.encode(), **FORM)
+    assert [(c.action, c.resource) for c in found.checks] == [(f"iam:{found.name}", resource)]
 
 
 def test_read_and_write_operations_are_told_apart_by_the_action_table() -> None:
@@ -102,13 +123,39 @@ def test_read_and_write_operations_are_told_apart_by_the_action_table() -> None:
     write = operation("s3", "PUT", "/docs/k")
     unknown = operation("s3", "PUT", "/docs", "lifecycle")
     # IAM is not in the action table: every IAM call counts as a write (snapshot-safe).
-    iam_read = operation("iam", "POST", "/", body=b"Action=GetRole&RoleName=x")
+    iam_read = operation("iam", "POST", "/", body=b"Action=GetRole&RoleName=x", **FORM)
     assert (read.mutating, write.mutating, unknown.mutating, iam_read.mutating) == (
         False,
         True,
         True,
         True,
     )
+
+
+def test_attaching_a_policy_carries_its_arn_as_a_condition_key() -> None:
+    body = b"Action=AttachUserPolicy&UserName=admin&PolicyArn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FX"
+    [check] = operation("iam", "POST", "/", body=body, **FORM).checks
+    assert check.resource == f"arn:aws:iam::{ACCOUNT}:user/admin"
+    assert check.context == {"iam:PolicyARN": "arn:aws:iam::aws:policy/X"}
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "headers"),
+    [
+        ("", b"Action=ListUsers&Action=CreateAccessKey", FORM),
+        ("", b"Action=PutRolePolicy&RoleName=a&RoleName=b", FORM),
+        ("Action=CreateAccessKey", b"Action=ListUsers", FORM),
+        ("", b"Action=ListUsers", {"Content-Type": "application/json"}),
+    ],
+)
+def test_ambiguous_query_protocol_parameters_are_refused(
+    query: str, body: bytes, headers: dict[str, str]
+) -> None:
+    # moto keeps the first of repeated fields and reads the query string when the
+    # body is not a form; refusing both keeps the checked call the executed one.
+    with pytest.raises(AwsError) as raised:
+        operation("iam", "POST", "/", query, body, **headers)
+    assert raised.value.code == "MalformedQueryString"
 
 
 def test_cognito_admin_calls_are_checked_on_the_pool() -> None:
