@@ -17,6 +17,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from e2e.conftest import ACCOUNT, REGION, RunningSandbox, policy
+from e2e.raw_http import sign_and_send
 from e2e.small_bank import ACCOUNTS, READ_OWN_ACCOUNT, TARGET, key, mint
 
 JSON_10 = "application/x-amz-json-1.0"
@@ -366,3 +367,202 @@ def test_a_session_reads_only_what_its_policy_names_after_all_this(
     # The ordinary path still works: the defences above refuse only ambiguity.
     dynamodb = running.session_client("dynamodb", mint(running, bank, Policy=READ_OWN_ACCOUNT))
     assert dynamodb.get_item(TableName="Accounts", Key=key("c-1001"))["Item"]["balance"]
+
+
+# --- a second review's findings --------------------------------------------------------------
+
+
+def test_a_json_body_cannot_name_the_operation_moto_runs(
+    running: RunningSandbox, bank: dict[str, str]
+) -> None:
+    credentials = session_credentials(running, bank)
+    for smuggled in ("Scan", "DeleteTable"):
+        call = dynamodb_call(
+            "GetItem",
+            {"TableName": "Accounts", "Key": key("c-1001"), "Zz": f"&Action={smuggled}&"},
+        )
+        status, body = send(running, credentials, "dynamodb", **call)
+        assert b"c-2002" not in body
+        assert status in (200, 400)  # GetItem ran (own row) or the body was refused
+    assert rows_of_accounts(running) == {"c-1001", "c-2002"}
+
+
+def test_an_unsigned_public_cognito_call_cannot_smuggle_an_admin_operation(
+    running: RunningSandbox,
+) -> None:
+    idp = running.client("cognito-idp")
+    pool = idp.create_user_pool(PoolName="bank")["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(UserPoolId=pool, ClientName="web")["UserPoolClient"][
+        "ClientId"
+    ]
+    payload = {
+        "ClientId": client_id,
+        "Username": "mallory",
+        "Password": "Passw0rd!x",
+        "UserPoolId": pool,
+        "Zz": "&Action=AdminCreateUser&",
+    }
+    send(
+        running,
+        None,
+        "cognito-idp",
+        body=json.dumps(payload).encode(),
+        headers={
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.SignUp",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    users = idp.list_users(UserPoolId=pool)["Users"]
+    # SignUp may create an unconfirmed user; AdminCreateUser would have confirmed it.
+    assert all(user["UserStatus"] != "FORCE_CHANGE_PASSWORD" for user in users)
+    assert all(user["UserStatus"] == "UNCONFIRMED" for user in users)
+
+
+def test_two_content_types_cannot_switch_moto_to_another_body_parser(
+    running: RunningSandbox,
+) -> None:
+    iam = running.client("iam")
+    iam.create_policy(
+        PolicyName="Admin",
+        PolicyDocument=policy({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+    )
+    intern = user_credentials(
+        running,
+        "intern",
+        {
+            "Effect": "Allow",
+            "Action": "iam:GetUser",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:user/intern",
+        },
+    )
+    parts = [
+        ("Action", "AttachUserPolicy"),
+        ("Version", "2010-05-08"),
+        ("UserName", "intern"),
+        ("PolicyArn", f"arn:aws:iam::{ACCOUNT}:policy/Admin"),
+    ]
+    multipart = "".join(
+        f'--BB\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n' for n, v in parts
+    )
+    body = ("Action=GetUser&Version=2010-05-08&pad=\r\n" + multipart + "--BB--\r\n").encode()
+    status, _ = sign_and_send(
+        running,
+        intern,
+        "iam",
+        body=body,
+        unsigned_headers=[
+            ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+            ("Content-Type", "multipart/form-data; boundary=BB"),
+        ],
+    )
+    assert status == 400
+    assert iam.list_attached_user_policies(UserName="intern")["AttachedPolicies"] == []
+
+
+def test_an_absolute_form_request_target_is_refused(running: RunningSandbox) -> None:
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="secret")
+    s3.put_object(Bucket="secret", Key="payroll.csv", Body=b"alice,1000000")
+    user = user_credentials(
+        running,
+        "u",
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::secret", "arn:aws:s3:::secret/*"],
+        },
+    )
+    hostport = running.endpoint.split("//", 1)[1]
+    status, body = sign_and_send(
+        running, user, "s3", method="GET", target=f"http://{hostport}/secret/payroll.csv"
+    )
+    assert status == 400
+    assert b"1000000" not in body
+
+
+def test_upload_part_copy_needs_read_access_to_its_source(running: RunningSandbox) -> None:
+    s3 = running.client("s3")
+    for bucket in ("mine", "secret"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket="secret", Key="payroll.csv", Body=b"alice,1000000" * 1000)
+    user = user_credentials(
+        running,
+        "copier",
+        {
+            "Effect": "Allow",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::mine", "arn:aws:s3:::mine/*"],
+        },
+    )
+    mine = running.client(
+        "s3", aws_access_key_id=user.access_key, aws_secret_access_key=user.secret_key
+    )
+    upload = mine.create_multipart_upload(Bucket="mine", Key="stolen")["UploadId"]
+    with pytest.raises(ClientError) as raised:
+        mine.upload_part_copy(
+            Bucket="mine",
+            Key="stolen",
+            UploadId=upload,
+            PartNumber=1,
+            CopySource={"Bucket": "secret", "Key": "payroll.csv"},
+        )
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    # An ordinary part upload into one's own bucket still works.
+    assert mine.upload_part(Bucket="mine", Key="stolen", UploadId=upload, PartNumber=1, Body=b"x")[
+        "ETag"
+    ]
+
+
+def test_a_repeated_query_parameter_cannot_split_a_condition_from_the_call(
+    running: RunningSandbox,
+) -> None:
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="home")
+    s3.put_object(Bucket="home", Key="home/bob/secret.txt", Body=b"bob")
+    alice = user_credentials(
+        running,
+        "alice",
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::home",
+            "Condition": {"StringLike": {"s3:prefix": "home/alice/*"}},
+        },
+    )
+    status, body = sign_and_send(
+        running,
+        alice,
+        "s3",
+        method="GET",
+        target="/home",
+        query="prefix=home%2F&prefix=home%2Falice%2F",
+        headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"},
+    )
+    assert status == 400
+    assert b"bob" not in body
+
+
+def test_a_user_pool_domain_is_authorized_on_the_pool_that_owns_it(
+    running: RunningSandbox,
+) -> None:
+    idp = running.client("cognito-idp")
+    mine = idp.create_user_pool(PoolName="mine")["UserPool"]["Id"]
+    victim = idp.create_user_pool(PoolName="victim")["UserPool"]["Id"]
+    idp.create_user_pool_domain(UserPoolId=victim, Domain="victim-login")
+    owner = user_credentials(
+        running,
+        "pool-owner",
+        {
+            "Effect": "Allow",
+            "Action": "cognito-idp:*",
+            "Resource": f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{mine}",
+        },
+    )
+    client = running.client(
+        "cognito-idp", aws_access_key_id=owner.access_key, aws_secret_access_key=owner.secret_key
+    )
+    with pytest.raises(ClientError) as raised:
+        client.delete_user_pool_domain(UserPoolId=mine, Domain="victim-login")
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert idp.describe_user_pool_domain(Domain="victim-login")["DomainDescription"]

@@ -11,6 +11,7 @@ authorized per item as the matching single-item action.
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -272,6 +273,8 @@ def _batch(target: _Target, action: str, body: Mapping[str, Any]) -> list[Check]
         else:
             keys = []
             for write in request if isinstance(request, list) else []:
+                if not isinstance(write, Mapping) or len(write) != 1:
+                    raise AwsError("ValidationException", "each write names exactly one request")
                 if "PutRequest" in write:
                     keys.append(write["PutRequest"].get("Item", {}))
                 elif "DeleteRequest" in write:
@@ -325,6 +328,10 @@ def _partiql_tokens(text: str) -> list[str]:
             raise AwsError("ValidationException", "Statement could not be read")
         tokens.append(match.group(1))
         position = match.end()
+    for first, second in itertools.pairwise(tokens):
+        if (first, second) in (("-", "-"), ("/", "*")):
+            # Comments hide text from one reader and not the other: refuse them.
+            raise AwsError("ValidationException", "comments are not accepted in statements")
     return tokens
 
 

@@ -87,6 +87,8 @@ def require_signed_amz_headers(request: HttpRequest, signed_headers: tuple[str, 
 
 def check_request_shape(service: str, request: HttpRequest) -> None:
     """Refuse the request forms on which the gateway and moto could disagree."""
+    if service != "s3" and request.headers.get("content-encoding"):
+        raise AwsError("InvalidRequest", "compressed request bodies are not accepted", 400)
     if service in JSON_SERVICES and (request.raw_path != "/" or request.query_string):
         raise AwsError(
             "ValidationException",
@@ -95,6 +97,11 @@ def check_request_shape(service: str, request: HttpRequest) -> None:
         )
     if service in QUERY_SERVICES:
         query_parameters(request)  # raises on duplicates or split parameters
+    if service == "s3":
+        names = [name for name, _ in parse_qsl(request.query_string, keep_blank_values=True)]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise AwsError("InvalidArgument", f"query parameters {repeated} are repeated", 400)
     if service == "s3" and host_name(request) not in _LOOPBACK_HOSTS:
         raise AwsError(
             "InvalidRequest",
@@ -123,9 +130,48 @@ def query_parameters(request: HttpRequest) -> dict[str, str]:
     return dict(pairs)
 
 
-def pin_for_moto(environ: WSGIEnvironment, *, region: str) -> None:
+_JSON_CONTENT_TYPE = {
+    "dynamodb": "application/x-amz-json-1.0",
+    "cognito-idp": "application/x-amz-json-1.1",
+}
+
+
+def pin_for_moto(environ: WSGIEnvironment, *, service: str, operation: str, region: str) -> None:
     """Pin what moto reads from the environment to what the gateway authorized."""
     environ["HTTP_HOST"] = f"127.0.0.1:{environ.get('SERVER_PORT', '80')}"  # no region or bucket
     environ["SERVER_NAME"] = "127.0.0.1"
     # moto takes the region from "region/<name>" in the User-Agent before the signature.
     environ["HTTP_USER_AGENT"] = f"agent-zero-gateway region/{region}"
+    environ.pop("HTTP_CONTENT_ENCODING", None)  # refused earlier unless S3 object metadata
+    if service in JSON_SERVICES:
+        # moto takes the operation from a query-string (or form-parsed body) "Action"
+        # before X-Amz-Target: name the authorized operation there, as JSON, so that
+        # neither the query string nor the body can name another one.
+        environ["QUERY_STRING"] = f"Action={operation}"
+        environ["CONTENT_TYPE"] = _JSON_CONTENT_TYPE[service]
+    elif service in QUERY_SERVICES and environ.get("CONTENT_LENGTH", "0") != "0":
+        environ["CONTENT_TYPE"] = _FORM
+
+
+# Headers whose meaning changes how moto reads the request: one copy each.
+_SINGLE_HEADERS = frozenset(
+    {
+        "host", "content-type", "content-encoding", "content-length", "transfer-encoding",
+        "authorization", "x-amz-target", "x-amz-date", "x-amz-security-token",
+        "x-amz-content-sha256", "x-amz-copy-source", "user-agent",
+    }
+)  # fmt: skip
+
+
+def check_raw_request(raw_uri: str, header_names: list[str]) -> None:
+    """Refuse request lines and header sets that two parsers could read differently."""
+    if not raw_uri.startswith("/") or raw_uri.startswith("//"):
+        raise AwsError(
+            "InvalidRequest", "the request target must be a path starting with a single /", 400
+        )
+    lowered = [name.lower() for name in header_names]
+    repeated = sorted(
+        {name for name in lowered if name in _SINGLE_HEADERS and lowered.count(name) > 1}
+    )
+    if repeated:
+        raise AwsError("InvalidRequest", f"the headers {repeated} may appear only once", 400)

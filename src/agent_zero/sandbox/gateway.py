@@ -30,6 +30,7 @@ from agent_zero.sandbox.callers import (
 from agent_zero.sandbox.forwarding import (
     MAX_BODY_BYTES,
     MAX_UNSIGNED_BODY_BYTES,
+    check_raw_request,
     check_request_shape,
     declared_length,
     jwks_request,
@@ -183,6 +184,9 @@ class Gateway:
         try:
             # The signature's claims are read before the body: an unknown key or an
             # unsigned request never makes the gateway buffer a large body.
+            raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or "/"
+            raw_names = [name for name, _ in environ.get(RAW_HEADERS, [])]
+            check_raw_request(raw_uri, raw_names)
             parsed = read_signature(http_request(environ, b""))
             if parsed is not None:
                 service = parsed.identity.service
@@ -217,6 +221,7 @@ class Gateway:
                 keys_of=lambda table: self.moto.table_keys(region, table),
                 names=self.moto,
                 caller_arn=caller.arn,
+                domain_pool_of=self.moto.cognito_domain_pool,
             )
             base = request_context(
                 caller, region=region, source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"), now=now
@@ -232,15 +237,20 @@ class Gateway:
             )
         except AwsError as error:
             return self._answer(start_response, render(service, error))
-        pin_for_moto(environ, region=region)
+        pin_for_moto(environ, service=service, operation=operation.name, region=region)
         return self._forward(service, operation, environ, start_response)
 
     def _unsigned(
         self, environ: WSGIEnvironment, start_response: StartResponse, request: HttpRequest
     ) -> Iterable[bytes]:
         target = header(request, "x-amz-target") or ""
-        if unsigned_public_cognito(request, _PUBLIC_COGNITO) or jwks_request(request):
-            pin_for_moto(environ, region=self.region)
+        if unsigned_public_cognito(request, _PUBLIC_COGNITO):
+            operation = target.rpartition(".")[2]
+            pin_for_moto(environ, service="cognito-idp", operation=operation, region=self.region)
+            self.state.touch()
+            return self.moto.dispatch("cognito-idp", environ, start_response)
+        if jwks_request(request):
+            pin_for_moto(environ, service="jwks", operation="", region=self.region)
             self.state.touch()
             return self.moto.dispatch("cognito-idp", environ, start_response)
         service = "dynamodb" if target.startswith("DynamoDB") else "s3" if not target else "sts"

@@ -41,7 +41,12 @@ _SELF_USER_ACTIONS = frozenset(
         "GetLoginProfile",
     }
 )  # fmt: skip
-_PARAMETER_OF = {"role": "RoleName", "user": "UserName", "group": "GroupName"}
+_PARAMETER_OF = {
+    "role": "RoleName",
+    "user": "UserName",
+    "group": "GroupName",
+    "instance-profile": "InstanceProfileName",
+}
 _POLICY_ARN_ACTIONS = frozenset(
     {
         "AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy",
@@ -61,6 +66,24 @@ def _entity_arn(
         return found
     # Only a Create* names a new entity's path; anything else acts on what exists.
     return f"arn:aws:iam::{account}:{kind}{path if action.startswith('Create') else '/'}{name}"
+
+
+def iam_checks(
+    action: str,
+    parameters: Mapping[str, str],
+    *,
+    account: str,
+    names: IamNames,
+    caller_arn: str,
+) -> list[Check]:
+    """Every check an IAM call needs: renaming needs rights on the old and the new name."""
+    checks = [iam_check(action, parameters, account=account, names=names, caller_arn=caller_arn)]
+    for new_name, kind in (("NewUserName", "user"), ("NewGroupName", "group")):
+        if new_name in parameters:
+            new_path = parameters.get("NewPath", "/") or "/"
+            target = f"arn:aws:iam::{account}:{kind}{new_path}{parameters[new_name]}"
+            checks.append(Check(f"iam:{action}", target))
+    return checks
 
 
 def iam_check(
@@ -83,6 +106,8 @@ def iam_check(
     kind: EntityKind | None = None
     if action in _GROUP_ACTIONS:
         kind = "group"
+    elif "InstanceProfile" in action and "InstanceProfileName" in parameters:
+        kind = "instance-profile"
     elif "RoleName" in parameters:
         kind = "role"
     elif "UserName" in parameters:

@@ -221,6 +221,16 @@ class MotoHost:
                         indexes[index.name] = element["AttributeName"]
             return TableKeys(table.hash_key_attr, table.range_key_attr, indexes)
 
+    # --- Cognito ------------------------------------------------------------------------
+
+    def cognito_domain_pool(self, region: str, domain: str) -> str | None:
+        """The id of the user pool that owns a hosted-UI domain, if the domain exists."""
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        with self.lock:
+            found = cognitoidp_backends[self.account_id][region].user_pool_domains.get(domain)
+            return None if found is None else str(found.user_pool_id)
+
     # --- persistence ------------------------------------------------------------------
 
     def snapshot(self) -> bytes:

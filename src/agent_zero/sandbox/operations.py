@@ -9,7 +9,7 @@ that only a wildcard grant allows, so an unknown request fails closed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -18,7 +18,7 @@ from agent_zero.iam.actions import lookup_action
 from agent_zero.sandbox.aws_errors import AwsError
 from agent_zero.sandbox.dynamodb_requests import Check, KeyLookup, dynamodb_checks
 from agent_zero.sandbox.forwarding import query_parameters
-from agent_zero.sandbox.iam_requests import IamNames, iam_check
+from agent_zero.sandbox.iam_requests import IamNames, iam_checks
 from agent_zero.sandbox.sigv4 import HttpRequest
 
 _READ_LEVELS = frozenset({"Read", "List"})
@@ -85,6 +85,7 @@ def read_operation(
     keys_of: KeyLookup,
     names: IamNames,
     caller_arn: str,
+    domain_pool_of: Callable[[str, str], str | None] = lambda _region, _domain: None,
 ) -> Operation:
     """The operation a verified request performs and the checks it needs."""
     if service == "dynamodb":
@@ -97,22 +98,32 @@ def read_operation(
         name = target_operation(request)
         body = json_body(request)
         pool = body.get("UserPoolId")
-        resource = (
-            f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}"
-            if isinstance(pool, str)
-            else "*"
-        )
-        return Operation(service, name, (Check(f"cognito-idp:{name}", resource),), {})
+        pool_arn = f"arn:aws:cognito-idp:{region}:{account}:userpool/{{}}"
+        resource = "*"
+        if isinstance(body.get("ResourceArn"), str):
+            resource = body["ResourceArn"]
+        elif isinstance(pool, str):
+            resource = pool_arn.format(pool)
+        checks = [Check(f"cognito-idp:{name}", resource)]
+        domain = body.get("Domain")
+        if isinstance(domain, str) and name.endswith("UserPoolDomain"):
+            # moto finds a domain by name alone: authorize on the pool that owns it too.
+            owner = domain_pool_of(region, domain)
+            if owner is not None and owner != pool:
+                checks.append(Check(f"cognito-idp:{name}", pool_arn.format(owner)))
+        return Operation(service, name, tuple(checks), {})
     if service in ("iam", "sts"):
         parameters = query_parameters(request)
         name = parameters.get("Action", "")
         if not name:
             raise AwsError("MissingAction", "Action is required")
         if service == "iam":
-            check = iam_check(name, parameters, account=account, names=names, caller_arn=caller_arn)
+            checks = iam_checks(
+                name, parameters, account=account, names=names, caller_arn=caller_arn
+            )
         else:
-            check = Check(f"sts:{name}", "*")
-        return Operation(service, name, (check,), parameters)
+            checks = [Check(f"sts:{name}", "*")]
+        return Operation(service, name, tuple(checks), parameters)
     if service == "s3":
         return _s3_operation(request)
     raise AwsError("UnrecognizedClientException", f"the sandbox does not emulate {service}")
@@ -155,6 +166,7 @@ _S3_OBJECT = {
     ("POST", "uploads"): "PutObject",
     ("POST", "uploadId"): "PutObject",
     ("PUT", "partNumber"): "PutObject",
+    ("PUT", "uploadId"): "PutObject",  # UploadPart and UploadPartCopy
     ("GET", "uploadId"): "ListMultipartUploadParts",
     ("DELETE", "uploadId"): "AbortMultipartUpload",
 }
@@ -212,9 +224,12 @@ def _s3_operation(request: HttpRequest) -> Operation:
         resource = f"arn:aws:s3:::{bucket}/{unquote(key)}"
         checks = [Check(f"s3:{name}", resource)]
         source = header(request, "x-amz-copy-source")
-        if source and name == "PutObject":
-            source_path = unquote(source.split("?", 1)[0]).lstrip("/")
-            checks.append(Check("s3:GetObject", f"arn:aws:s3:::{source_path}"))
+        if source:
+            # Whatever the operation (CopyObject, UploadPartCopy), the source is read.
+            source_path, _, source_query = source.partition("?")
+            reads = "GetObjectVersion" if "versionId=" in source_query else "GetObject"
+            source_arn = f"arn:aws:s3:::{unquote(source_path).lstrip('/')}"
+            checks.append(Check(f"s3:{reads}", source_arn))
         return Operation("s3", name, tuple(checks), {})
     name = _S3_BUCKET.get((method, sub), "UnsupportedBucketOperation")
     resource = f"arn:aws:s3:::{bucket}" if name != "DeleteObject" else f"arn:aws:s3:::{bucket}/*"

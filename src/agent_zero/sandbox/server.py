@@ -20,6 +20,9 @@ LOOPBACK = "127.0.0.1"
 class _RawHeaderHandler(MotoRequestHandler):
     """Keeps each header's name as sent: SigV4 signs names, and WSGI folds them."""
 
+    # A client that stops sending mid-request must not hold a thread forever.
+    timeout = 30
+
     def make_environ(self) -> dict[str, Any]:
         environ = super().make_environ()
         environ[RAW_HEADERS] = [(name, value) for name, value in self.headers.items()]

@@ -272,3 +272,21 @@ def test_malformed_calls_are_refused_before_moto(action: str, body: dict[str, An
     with pytest.raises(AwsError) as raised:
         checks(action, body)
     assert raised.value.code == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ['SELECT * -- FROM "Accounts"\nFROM "Transactions"', 'SELECT * /* x */ FROM "Accounts"'],
+)
+def test_partiql_comments_are_refused(statement: str) -> None:
+    with pytest.raises(AwsError, match="comments"):
+        checks("ExecuteStatement", {"Statement": statement})
+
+
+def test_a_batch_write_naming_both_a_put_and_a_delete_is_refused() -> None:
+    both = {
+        "PutRequest": {"Item": {"customer_id": s("c-1"), "account_id": s("a")}},
+        "DeleteRequest": {"Key": {"customer_id": s("c-2"), "account_id": s("a")}},
+    }
+    with pytest.raises(AwsError):
+        checks("BatchWriteItem", {"RequestItems": {"Accounts": [both]}})

@@ -291,3 +291,44 @@ def test_authentication_failures_use_each_services_codes(
 ) -> None:
     error = authentication_failed(service, kind)
     assert (error.code, error.status) == (code, status)
+
+
+def test_renaming_a_user_needs_rights_on_the_new_name_too() -> None:
+    body = b"Action=UpdateUser&UserName=admin&NewUserName=root-ish"
+    found = operation("iam", "POST", "/", body=body, **FORM)
+    assert [c.resource for c in found.checks] == [
+        f"arn:aws:iam::{ACCOUNT}:user/admin",
+        f"arn:aws:iam::{ACCOUNT}:user/root-ish",
+    ]
+
+
+def test_instance_profile_calls_are_authorized_on_the_profile() -> None:
+    body = b"Action=AddRoleToInstanceProfile&InstanceProfileName=web&RoleName=known"
+    [check] = operation("iam", "POST", "/", body=body, **FORM).checks
+    assert check.resource == f"arn:aws:iam::{ACCOUNT}:instance-profile/web"
+
+
+def test_cognito_calls_by_resource_arn_are_authorized_on_that_arn() -> None:
+    arn = f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_abc"
+    found = operation(
+        "cognito-idp",
+        "POST",
+        "/",
+        body=json.dumps({"ResourceArn": arn, "Tags": {"a": "b"}}).encode(),
+        **{"X-Amz-Target": "AWSCognitoIdentityProviderService.TagResource"},
+    )
+    assert [c.resource for c in found.checks] == [arn]
+
+
+def test_a_copy_from_a_version_needs_read_access_to_versions() -> None:
+    found = operation(
+        "s3",
+        "PUT",
+        "/mine/k",
+        "partNumber=1&uploadId=u",
+        **{"x-amz-copy-source": "/src/k?versionId=7"},
+    )
+    assert [(c.action, c.resource) for c in found.checks] == [
+        ("s3:PutObject", "arn:aws:s3:::mine/k"),
+        ("s3:GetObjectVersion", "arn:aws:s3:::src/k"),
+    ]
