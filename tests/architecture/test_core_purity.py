@@ -139,3 +139,17 @@ def test_the_demo_bank_and_the_signature_verifier_are_pure(path: Path) -> None:
 def test_the_core_never_reaches_into_the_sandbox(path: Path) -> None:
     # The broker must behave the same against AWS and the sandbox: it cannot know which.
     assert "agent_zero.sandbox" not in path.read_text()
+
+
+@pytest.mark.parametrize("path", _modules("broker"), ids=lambda p: str(p.relative_to(SRC)))
+def test_the_broker_reaches_the_world_only_through_its_ports(path: Path) -> None:
+    # Use cases may hold a lock (threading) but never do I/O or import an adapter.
+    problems = [
+        problem
+        for problem in violations_in(
+            path.read_text(),
+            internal_allowed=("agent_zero.domain", "agent_zero.iam", "agent_zero.broker"),
+        )
+        if problem != "imports I/O module threading"
+    ]
+    assert problems == [], f"{path.relative_to(SRC)}: {problems}"

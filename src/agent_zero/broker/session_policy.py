@@ -10,6 +10,7 @@ PartiQL, streams) from passing the vacuous ForAllValues test.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -48,6 +49,11 @@ class SessionPolicy(DomainModel):
     def grants_aws_access(self) -> bool:
         """Whether there is anything for STS to mint."""
         return bool(self.aws_grants)
+
+    @property
+    def sha256(self) -> str:
+        """The digest recorded in the audit log (the text itself may be large)."""
+        return hashlib.sha256(self.text.encode("latin-1")).hexdigest()
 
     @cached_property
     def policy(self) -> Policy:

@@ -19,6 +19,7 @@ never do I/O, and their messages never carry secrets.
     ├── RateLimitedError                rate_limited            429
     ├── ContainmentViolationError       containment_violation   500
     └── UnavailableError                unavailable             503
+        └── ReviewerUnavailableError    reviewer_unavailable    503
 """
 
 from __future__ import annotations
@@ -125,3 +126,9 @@ class UnavailableError(AgentZeroError):
 
     code = "unavailable"
     http_status = 503
+
+
+class ReviewerUnavailableError(UnavailableError):
+    """The reviewer gave no usable answer (timeout, error, malformed output, refusal)."""
+
+    code = "reviewer_unavailable"

@@ -28,7 +28,9 @@ REVOCATION_POLICY_NAME = "agent-zero-revocations"
 # The broker passes these session tags on every AssumeRole; the request id is
 # required so that every session can be tied to its audit record.
 REQUEST_ID_TAG = "agent-zero-request-id"
-SESSION_TAG_KEYS = (REQUEST_ID_TAG, "agent-zero-principal", "agent-zero-on-behalf-of")
+PRINCIPAL_KIND_TAG = "agent-zero-principal-kind"
+ACTING_AGENT_TAG = "agent-zero-acting-agent"
+SESSION_TAG_KEYS = (REQUEST_ID_TAG, PRINCIPAL_KIND_TAG, ACTING_AGENT_TAG)
 # A SourceIdentity may hold only [A-Za-z0-9_+=,.@-], so a value with ":" can never
 # be set and the initial revocation Deny matches no session, yet parses as valid.
 NO_REVOCATIONS_SENTINEL = "agent-zero:no-revocations"
