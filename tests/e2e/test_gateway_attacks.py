@@ -566,3 +566,143 @@ def test_a_user_pool_domain_is_authorized_on_the_pool_that_owns_it(
         client.delete_user_pool_domain(UserPoolId=mine, Domain="victim-login")
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     assert idp.describe_user_pool_domain(Domain="victim-login")["DomainDescription"]
+
+
+# --- a third review's findings ----------------------------------------------------------------
+
+
+OWN_KEY = [{"Name": "custom:customer_key", "Value": "c-1001"}]
+
+
+@pytest.mark.parametrize(
+    ("operation", "payload"),
+    [
+        (
+            "ConfirmForgotPassword",
+            {"Username": "victim", "ConfirmationCode": "123456", "Password": "Owned-123!x"},
+        ),
+        ("SignUp", {"Username": "mallory", "Password": "Passw0rd!x", "UserAttributes": OWN_KEY}),
+        ("ConfirmSignUp", {"Username": "mallory", "ConfirmationCode": "000000"}),
+        ("ForgotPassword", {"Username": "victim"}),
+        ("ChangePassword", {"PreviousPassword": "x", "ProposedPassword": "y", "AccessToken": "z"}),
+    ],
+)
+def test_cognito_operations_moto_cannot_check_are_not_public(
+    running: RunningSandbox, operation: str, payload: dict[str, Any]
+) -> None:
+    idp = running.client("cognito-idp")
+    pool = idp.create_user_pool(
+        PoolName="bank", AdminCreateUserConfig={"AllowAdminCreateUserOnly": True}
+    )["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(UserPoolId=pool, ClientName="web")["UserPoolClient"][
+        "ClientId"
+    ]
+    idp.admin_create_user(UserPoolId=pool, Username="victim", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(
+        UserPoolId=pool, Username="victim", Password="Victim-Pass-1!", Permanent=True
+    )
+    status, body = send(
+        running,
+        None,
+        "cognito-idp",
+        body=json.dumps({"ClientId": client_id, **payload}).encode(),
+        headers={
+            "X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert status == 400
+    assert b"MissingAuthenticationToken" in body
+    assert [u["Username"] for u in idp.list_users(UserPoolId=pool)["Users"]] == ["victim"]
+    signed_in = idp.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "victim", "PASSWORD": "Victim-Pass-1!"},
+    )
+    assert signed_in["AuthenticationResult"]["AccessToken"]
+
+
+def test_an_s3_put_cannot_make_an_object_public_without_acl_permission(
+    running: RunningSandbox,
+) -> None:
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="bkt")
+    writer = user_credentials(
+        running,
+        "writer",
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::bkt/*"},
+    )
+    client = running.client(
+        "s3", aws_access_key_id=writer.access_key, aws_secret_access_key=writer.secret_key
+    )
+    client.put_object(Bucket="bkt", Key="doc", Body=b"x")
+    with pytest.raises(ClientError) as raised:
+        client.put_object(Bucket="bkt", Key="doc", Body=b"x", ACL="public-read")
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    grants = s3.get_object_acl(Bucket="bkt", Key="doc")["Grants"]
+    assert all("AllUsers" not in str(grant) for grant in grants)
+
+
+def test_delete_objects_is_authorized_per_key(running: RunningSandbox) -> None:
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="bkt")
+    for key_name in ("public/a", "secret/x"):
+        s3.put_object(Bucket="bkt", Key=key_name, Body=b"x")
+    user = user_credentials(
+        running,
+        "cleaner",
+        {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bkt/*"},
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bkt/secret/*"},
+    )
+    client = running.client(
+        "s3", aws_access_key_id=user.access_key, aws_secret_access_key=user.secret_key
+    )
+    with pytest.raises(ClientError):
+        client.delete_objects(
+            Bucket="bkt", Delete={"Objects": [{"Key": "public/a"}, {"Key": "secret/x"}]}
+        )
+    remaining = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bkt")["Contents"])
+    assert remaining == ["public/a", "secret/x"]
+    client.delete_objects(Bucket="bkt", Delete={"Objects": [{"Key": "public/a"}]})
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="bkt")["Contents"]] == ["secret/x"]
+
+
+def test_a_scoped_session_cannot_rewrite_its_rows_key_with_attribute_updates(
+    running: RunningSandbox, bank: dict[str, str]
+) -> None:
+    writer = policy(
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:UpdateItem",
+            "Resource": ACCOUNTS,
+            "Condition": {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["c-1001"]},
+                "Null": {"dynamodb:LeadingKeys": "false"},
+            },
+        }
+    )
+    dynamodb = running.session_client("dynamodb", mint(running, bank, Policy=writer))
+    with pytest.raises(ClientError) as raised:
+        dynamodb.update_item(
+            TableName="Accounts",
+            Key=key("c-1001"),
+            AttributeUpdates={"customer_id": {"Action": "PUT", "Value": {"S": "c-2002"}}},
+        )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert rows_of_accounts(running) == {"c-1001", "c-2002"}
+
+
+def test_assume_role_durations_are_ascii_digits(
+    running: RunningSandbox, bank: dict[str, str]
+) -> None:
+    broker = Credentials(bank["aws_access_key_id"], bank["aws_secret_access_key"])
+    body = (
+        f"Action=AssumeRole&Version=2011-06-15&RoleArn={TARGET}&RoleSessionName=req-1"
+        "&DurationSeconds=%D9%A9%D9%A0%D9%A0"  # Arabic-Indic "900"
+    ).encode()
+    status, answer = sign_and_send(
+        running, broker, "sts", body=body, headers={"content-type": FORM}
+    )
+    assert status == 400
+    assert b"durationSeconds" in answer

@@ -230,6 +230,14 @@ def test_up_refuses_a_busy_port_and_a_busy_data_dir(
     )
     assert busy_dir.returncode == 1
     assert "another sandbox is already running" in busy_dir.stderr
+    reset_while_running = subprocess.run(
+        [sys.executable, "-m", "agent_zero", "up", "--data-dir", str(tmp_path / "one"),
+         "--gateway-port", "0", "--reset"],
+        capture_output=True, text=True, timeout=UP_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert reset_while_running.returncode == 1
+    assert "another sandbox is already running" in reset_while_running.stderr
+    assert (tmp_path / "one" / "sandbox.json").exists()  # the running sandbox kept its state
 
 
 def test_reset_starts_from_scratch(tmp_path: Path, processes: list[UpProcess]) -> None:

@@ -163,6 +163,16 @@ class _Target:
             return name  # tables may be named by ARN
         return _table_arn(self.region, self.account, name)
 
+    def key_attributes(self, table: str) -> set[str]:
+        """Every key attribute of the table and its indexes (none when unknown)."""
+        keys = self.keys_of(table.rsplit("/", 1)[-1] if table.startswith("arn:") else table)
+        if keys is None:
+            return set()
+        found = {keys.partition_key, *keys.index_partition_keys.values()}
+        if keys.sort_key:
+            found.add(keys.sort_key)
+        return found
+
     def partition_key(self, table: str, index: str | None = None) -> str | None:
         keys = self.keys_of(table.rsplit("/", 1)[-1] if table.startswith("arn:") else table)
         if keys is None:
@@ -203,7 +213,16 @@ def _item_check(
     attributes |= _names_in(body.get("ProjectionExpression"), names)
     attributes |= _names_in(body.get("UpdateExpression"), names)
     attributes |= set(body.get("AttributesToGet") or ())
-    attributes |= set(body.get("AttributeUpdates") or ())
+    updates = body.get("AttributeUpdates") or {}
+    keys = target.key_attributes(str(table_name))
+    if isinstance(updates, Mapping) and keys & set(updates):
+        # moto would rewrite the key in place; AWS refuses, and so does the gateway.
+        raise AwsError(
+            "ValidationException",
+            f"Cannot update attribute {sorted(keys & set(updates))[0]}. "
+            "This attribute is part of the key",
+        )
+    attributes |= set(updates) if isinstance(updates, Mapping) else set()
     context = _context(
         f"dynamodb:{action}",
         {

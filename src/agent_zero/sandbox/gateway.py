@@ -52,9 +52,12 @@ RAW_HEADERS = "agent_zero.raw_headers"
 _PUBLIC_COGNITO = frozenset(
     f"AWSCognitoIdentityProviderService.{name}"
     for name in (
-        "InitiateAuth", "RespondToAuthChallenge", "SignUp", "ConfirmSignUp", "ForgotPassword",
-        "ConfirmForgotPassword", "GetUser", "GlobalSignOut", "RevokeToken", "ChangePassword",
-        "ResendConfirmationCode", "GetTokensFromRefreshToken",
+        # Sign-in and token use only. moto does not check confirmation codes, the pool's
+        # admin-only sign-up setting or the client's writable attributes, so SignUp,
+        # ConfirmSignUp, ForgotPassword/ConfirmForgotPassword and ChangePassword would
+        # let anyone create users or take over accounts: they are refused.
+        "InitiateAuth", "RespondToAuthChallenge", "GetUser", "GlobalSignOut", "RevokeToken",
+        "GetTokensFromRefreshToken",
     )
 )  # fmt: skip
 _STATUS_TEXT = {
@@ -247,11 +250,11 @@ class Gateway:
         if unsigned_public_cognito(request, _PUBLIC_COGNITO):
             operation = target.rpartition(".")[2]
             pin_for_moto(environ, service="cognito-idp", operation=operation, region=self.region)
-            self.state.touch()
-            return self.moto.dispatch("cognito-idp", environ, start_response)
+            answer = self.moto.dispatch("cognito-idp", environ, start_response)
+            self.state.touch()  # after the write, or a snapshot in between could miss it
+            return answer
         if jwks_request(request):
             pin_for_moto(environ, service="jwks", operation="", region=self.region)
-            self.state.touch()
             return self.moto.dispatch("cognito-idp", environ, start_response)
         service = "dynamodb" if target.startswith("DynamoDB") else "s3" if not target else "sts"
         if target.startswith("AWSCognito"):

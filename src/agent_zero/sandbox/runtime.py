@@ -64,17 +64,17 @@ class Sandbox:
         self.snapshotter: Snapshotter | None = None
         self._lock_descriptor: int | None = None
 
-    @staticmethod
-    def reset(data_dir: Path) -> None:
-        """Delete everything the sandbox stored."""
-        if data_dir.exists():
-            shutil.rmtree(data_dir)
-
-    def start(self, progress: Progress = _silent) -> None:
-        """Restore state, bind the gateway, start snapshots."""
+    def start(self, progress: Progress = _silent, *, reset: bool = False) -> None:
+        """Lock the data directory, restore state (or forget it), bind, start snapshots."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)  # it holds keys and passwords
         self._lock_data_dir()
+        if reset:
+            # Under the lock: a running sandbox keeps its directory, a reset waits its turn.
+            progress("deleting the previous state (--reset)")
+            self._forget_everything()
+        for leftover in self.data_dir.glob(".sandbox-state.pickle.*"):
+            leftover.unlink(missing_ok=True)  # a temporary file a crash left behind
         progress("restoring state")
         self.state = self.state_file.load(self.moto, account_id=self.account_id)
         gateway = Gateway(
@@ -115,6 +115,15 @@ class Sandbox:
         if self._lock_descriptor is not None:
             os.close(self._lock_descriptor)  # releases the flock
             self._lock_descriptor = None
+
+    def _forget_everything(self) -> None:
+        for entry in self.data_dir.iterdir():
+            if entry.name == ".lock":
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def _lock_data_dir(self) -> None:
         # Two sandboxes writing one state file would each overwrite the other's data.

@@ -253,10 +253,14 @@ def _seed_cognito(
         (c["ClientId"] for c in clients if c["ClientName"] == pool_spec.client_name), None
     )
     if client_id is None:
+        custom = [f"custom:{name}" for name in pool_spec.custom_attributes]
         client_id = idp.create_user_pool_client(
             UserPoolId=pool_id,
             ClientName=pool_spec.client_name,
             GenerateSecret=False,
+            # Users read their trusted attributes but never write them: an admin sets them.
+            ReadAttributes=["email", "email_verified", "name", *custom],
+            WriteAttributes=["email", "name"],
             ExplicitAuthFlows=[
                 "ALLOW_USER_PASSWORD_AUTH",
                 "ALLOW_USER_SRP_AUTH",

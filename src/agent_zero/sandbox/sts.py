@@ -87,7 +87,7 @@ def _session_tags(members: list[dict[str, str]]) -> dict[str, str]:
 
 def _duration(parameters: Mapping[str, str]) -> int:
     raw = parameters.get("DurationSeconds", "3600")
-    if not raw.isdigit():
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
         raise _validation(f"Value '{raw[:32]}' at 'durationSeconds' failed to satisfy constraint")
     duration = int(raw)
     if duration < MIN_DURATION:

@@ -106,13 +106,10 @@ def run(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stde
     data_dir: Path = options.data_dir
     steps = _Steps(out)
     out.write(f"Starting the Agent Zero sandbox in {data_dir}/\n")
-    if options.reset:
-        steps("deleting the previous state (--reset)")
-        Sandbox.reset(data_dir)
     sandbox = Sandbox(data_dir, gateway_port=options.gateway_port, region=DEFAULT_REGION)
     stop = threading.Event()
     try:
-        sandbox.start(steps)
+        sandbox.start(steps, reset=options.reset)
         previous = read_record(data_dir)
         bank = demo_bank(account_id=sandbox.account_id, region=sandbox.region)
         root = sandbox.root

@@ -290,3 +290,18 @@ def test_a_batch_write_naming_both_a_put_and_a_delete_is_refused() -> None:
     }
     with pytest.raises(AwsError):
         checks("BatchWriteItem", {"RequestItems": {"Accounts": [both]}})
+
+
+def test_attribute_updates_may_not_rewrite_a_key() -> None:
+    body = {
+        "TableName": "Accounts",
+        "Key": {"customer_id": s("c-1"), "account_id": s("a")},
+        "AttributeUpdates": {"customer_id": {"Action": "PUT", "Value": s("c-2")}},
+    }
+    with pytest.raises(AwsError, match="part of the key"):
+        checks("UpdateItem", body)
+    body["AttributeUpdates"] = {"branch": {"Action": "PUT", "Value": s("south")}}  # an index key
+    with pytest.raises(AwsError, match="part of the key"):
+        checks("UpdateItem", body)
+    body["AttributeUpdates"] = {"balance": {"Action": "PUT", "Value": {"N": "1"}}}
+    assert checks("UpdateItem", body)[0].action == "dynamodb:UpdateItem"

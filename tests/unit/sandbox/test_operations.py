@@ -61,7 +61,6 @@ def operation(
         ("HEAD", "/docs/k", "", "s3:GetObject", "arn:aws:s3:::docs/k"),
         ("PUT", "/docs/k", "acl", "s3:PutObjectAcl", "arn:aws:s3:::docs/k"),
         ("DELETE", "/docs/k", "uploadId=1", "s3:AbortMultipartUpload", "arn:aws:s3:::docs/k"),
-        ("POST", "/docs", "delete", "s3:DeleteObject", "arn:aws:s3:::docs/*"),
         # Anything unmapped becomes an action no narrow grant names: it fails closed.
         ("PUT", "/docs", "lifecycle", "s3:UnsupportedBucketOperation", "arn:aws:s3:::docs"),
         ("GET", "/docs/k", "torrent", "s3:UnsupportedObjectOperation", "arn:aws:s3:::docs/k"),
@@ -331,4 +330,74 @@ def test_a_copy_from_a_version_needs_read_access_to_versions() -> None:
     assert [(c.action, c.resource) for c in found.checks] == [
         ("s3:PutObject", "arn:aws:s3:::mine/k"),
         ("s3:GetObjectVersion", "arn:aws:s3:::src/k"),
+    ]
+
+
+def test_delete_objects_is_checked_per_key_and_per_version() -> None:
+    body = (
+        b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Object><Key>public/a</Key></Object>"
+        b"<Object><Key>secret/b</Key><VersionId>v1</VersionId></Object></Delete>"
+    )
+    found = operation("s3", "POST", "/docs", "delete", body)
+    assert [(c.action, c.resource) for c in found.checks] == [
+        ("s3:DeleteObject", "arn:aws:s3:::docs/public/a"),
+        ("s3:DeleteObjectVersion", "arn:aws:s3:::docs/secret/b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "body", "headers"),
+    [
+        ("PUT", "/docs/k", "partNumber=1&acl", b"", {}),
+        ("GET", "/docs", "policy&versions", b"", {}),
+        ("PUT", "/docs", "tagging&versioning", b"", {}),
+        ("GET", "/docs/k", "partNumber=1", b"", {}),
+        (
+            "GET",
+            "/docs/k",
+            "",
+            b"versionId=1",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        ("DELETE", "/docs/k", "", b'{"versionId": "1"}', {}),
+        ("POST", "/docs", "delete", b"<!DOCTYPE x [<!ENTITY a 'b'>]><Delete/>", {}),
+    ],
+)
+def test_s3_requests_moto_would_read_differently_are_refused(
+    method: str, path: str, query: str, body: bytes, headers: dict[str, str]
+) -> None:
+    with pytest.raises(AwsError):
+        operation("s3", method, path, query, body, **headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "extra"),
+    [
+        ({"x-amz-acl": "public-read"}, "s3:PutObjectAcl"),
+        ({"x-amz-grant-read": "uri=x"}, "s3:PutObjectAcl"),
+        ({"x-amz-tagging": "a=b"}, "s3:PutObjectTagging"),
+        ({"x-amz-object-lock-mode": "GOVERNANCE"}, "s3:PutObjectRetention"),
+        ({"x-amz-object-lock-legal-hold": "ON"}, "s3:PutObjectLegalHold"),
+    ],
+)
+def test_headers_that_do_a_second_thing_need_its_permission(
+    headers: dict[str, str], extra: str
+) -> None:
+    found = operation("s3", "PUT", "/docs/k", **headers)
+    assert [c.action for c in found.checks] == ["s3:PutObject", extra]
+
+
+def test_creating_a_locked_public_bucket_needs_those_permissions() -> None:
+    found = operation(
+        "s3",
+        "PUT",
+        "/docs",
+        **{"x-amz-acl": "public-read", "x-amz-bucket-object-lock-enabled": "true"},
+    )
+    assert [c.action for c in found.checks] == [
+        "s3:CreateBucket",
+        "s3:PutBucketAcl",
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:PutBucketVersioning",
     ]
