@@ -28,6 +28,7 @@ from agent_zero.broker.ports import (
     RequestStore,
     Reviewer,
     ReviewInput,
+    Revoker,
 )
 from agent_zero.broker.session_policy import SessionPolicy, compile_session_policy
 from agent_zero.domain.audit import AuditEvent, AuditValue
@@ -110,6 +111,7 @@ class Broker:
     catalogs: CatalogSource
     reviewer: Reviewer
     minter: CredentialMinter
+    revoker: Revoker
     clock: Clock
     ids: IdSource
     limits: GuardrailLimits = field(default_factory=GuardrailLimits)

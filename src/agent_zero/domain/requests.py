@@ -52,6 +52,8 @@ class RequestRecord(DomainModel):
     outcome: Outcome | None = None
     session: IssuedSession | None = None
     decided_by: PrincipalId | None = None  # the approver, for human decisions
+    revoked_by: PrincipalId | None = None
+    revoked_at: datetime | None = None
     updated_at: datetime | None = None
 
     @property

@@ -16,6 +16,7 @@ from agent_zero.adapters.memory import (
     InMemoryPrincipalDirectory,
     InMemoryRequestStore,
     MovableClock,
+    RecordingRevoker,
     ScriptedReviewer,
     SequentialIds,
     StaticCatalogSource,
@@ -63,6 +64,7 @@ class World:
         self.audit = InMemoryAuditLog()
         self.minter = FakeCredentialMinter(self.clock.now)
         self.requests = InMemoryRequestStore()
+        self.revoker = RecordingRevoker()
         self.reviewer = reviewer
         self.catalog = Catalog(entries=tuple(bank_entries()))
         s3_role_policy = {
@@ -79,6 +81,7 @@ class World:
             ),
             reviewer=reviewer,
             minter=self.minter,
+            revoker=self.revoker,
             clock=self.clock,
             ids=SequentialIds(),
         )

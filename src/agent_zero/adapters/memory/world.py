@@ -110,4 +110,3 @@ class SequentialIds:
     def request_id(self) -> str:
         """The next id."""
         return f"req-{next(self._counter):06d}"
-
