@@ -1,0 +1,199 @@
+"""People deciding: approve or deny a pending request, collect approved credentials, revoke.
+
+An approver is an admin who is not the requester. The approver chooses the
+grants and the duration; the guardrails, the compiler and the proof run on
+that choice exactly as on a reviewer's. Credentials are minted only when the
+requester collects them, once, so no secret is ever stored.
+"""
+
+from __future__ import annotations
+
+from agent_zero.broker.access import AccessResult, Broker, compile_and_prove, issue
+from agent_zero.broker.guardrails import check_proposal
+from agent_zero.domain.audit import AuditEvent
+from agent_zero.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    SessionPolicyError,
+)
+from agent_zero.domain.outcomes import Outcome, OutcomeStatus
+from agent_zero.domain.principals import Principal
+from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
+from agent_zero.domain.requests import RequestRecord, RequestState
+
+APPROVER_GROUP = "admins"
+
+
+def _record(broker: Broker, request_id: str) -> RequestRecord:
+    record = broker.requests.get(request_id)
+    if record is None:
+        raise NotFoundError(f"there is no request {request_id}")
+    return record
+
+
+def _approver(broker: Broker, approver_id: str, record: RequestRecord) -> Principal:
+    approver = broker.directory.get(approver_id)
+    if approver is None or not approver.enabled or APPROVER_GROUP not in approver.groups:
+        raise PermissionDeniedError("only an enabled member of the admins group decides requests")
+    if approver.id in (record.request.principal_id, record.request.acting_agent_id):
+        raise PermissionDeniedError("nobody approves or denies their own request")
+    return approver
+
+
+def _pending(record: RequestRecord) -> None:
+    if record.state is not RequestState.PENDING:
+        raise ConflictError(f"request {record.request_id} is {record.state.value}, not pending")
+
+
+def approve_request(
+    broker: Broker,
+    request_id: str,
+    *,
+    approver_id: str,
+    grants: tuple[Grant, ...],
+    duration_seconds: int,
+) -> RequestRecord:
+    """Approve a pending request with the approver's own choice of grants and duration."""
+    record = _record(broker, request_id)
+    approver = _approver(broker, approver_id, record)
+    _pending(record)
+    requester = broker.directory.get(record.request.principal_id)
+    if requester is None or not requester.enabled:
+        raise ConflictError("the requester is unknown or disabled; deny the request instead")
+    proposal = Proposal(
+        decision=ProposalDecision.APPROVE, grants=grants, duration_seconds=duration_seconds
+    )
+    catalog = broker.catalogs.catalog()
+    violations = check_proposal(
+        proposal, principal=requester, catalog=catalog, limits=broker.limits
+    )
+    if violations:
+        raise InvalidInputError(
+            "the approval breaks the access rules: " + "; ".join(v.message for v in violations)
+        )
+    try:
+        compile_and_prove(broker, requester, grants, catalog)
+    except SessionPolicyError as error:
+        raise InvalidInputError(f"the approval cannot be issued safely: {error.message}") from None
+    outcome = Outcome(
+        request_id=request_id,
+        principal_id=requester.id,
+        status=OutcomeStatus.APPROVED,
+        grants=grants,
+        duration_seconds=duration_seconds,
+        reasons=(f"Approved by {approver.id}.",),
+        policy_version=record.policy_version,
+    )
+    updated = broker.requests.replace(
+        record.model_copy(
+            update={
+                "state": RequestState.APPROVED,
+                "outcome": outcome,
+                "decided_by": approver.id,
+                "revision": record.revision + 1,
+                "updated_at": broker.clock.now(),
+            }
+        )
+    )
+    broker.audit.append(
+        AuditEvent.APPROVED,
+        at=broker.clock.now(),
+        request_id=request_id,
+        principal_id=requester.id,
+        details={
+            "approver": approver.id,
+            "grants": tuple(f"{g.resource_key}:{','.join(g.actions)}" for g in grants),
+            "duration_seconds": duration_seconds,
+        },
+    )
+    return updated
+
+
+def deny_request(
+    broker: Broker, request_id: str, *, approver_id: str, reason: str
+) -> RequestRecord:
+    """Deny a pending request, saying why."""
+    record = _record(broker, request_id)
+    approver = _approver(broker, approver_id, record)
+    _pending(record)
+    text = reason.strip()[:2_000] or "Denied by an approver."
+    outcome = Outcome(
+        request_id=request_id,
+        principal_id=record.request.principal_id,
+        status=OutcomeStatus.DENIED,
+        reasons=(text,),
+        policy_version=record.policy_version,
+    )
+    updated = broker.requests.replace(
+        record.model_copy(
+            update={
+                "state": RequestState.DENIED,
+                "outcome": outcome,
+                "decided_by": approver.id,
+                "revision": record.revision + 1,
+                "updated_at": broker.clock.now(),
+            }
+        )
+    )
+    broker.audit.append(
+        AuditEvent.DENIED,
+        at=broker.clock.now(),
+        request_id=request_id,
+        principal_id=record.request.principal_id,
+        details={"approver": approver.id, "reason": text[:500]},
+    )
+    return updated
+
+
+def collect_credentials(broker: Broker, request_id: str, *, principal_id: str) -> AccessResult:
+    """The requester's credentials for a request a person approved: minted now, once."""
+    record = _record(broker, request_id)
+    if record.request.principal_id != principal_id:
+        # Not "forbidden": nobody else may even learn that the request exists.
+        raise NotFoundError(f"there is no request {request_id}")
+    if record.state is not RequestState.APPROVED or record.decided_by is None:
+        return AccessResult(record)
+    if record.session is not None or record.revoked_at is not None:
+        raise ConflictError("the credentials of this request were already collected")
+    requester = broker.directory.get(principal_id)
+    if requester is None or not requester.enabled or record.outcome is None:
+        raise ConflictError("the requester is unknown or disabled")
+    duration = record.outcome.duration_seconds or 900
+    return issue(broker, record, requester, record.outcome.grants, duration)
+
+
+def revoke_request(broker: Broker, request_id: str, *, by: str) -> RequestRecord:
+    """Cut a request's live credentials: the requester or an admin may."""
+    record = _record(broker, request_id)
+    actor = broker.directory.get(by)
+    is_admin = actor is not None and actor.enabled and APPROVER_GROUP in actor.groups
+    if by != record.request.principal_id and not is_admin:
+        raise NotFoundError(f"there is no request {request_id}")
+    if record.session is None:
+        raise ConflictError("this request has no issued credentials to revoke")
+    if record.revoked_at is not None:
+        return record  # revoking twice changes nothing
+    broker.revoker.revoke(
+        role_arn=record.session.role_arn, session_name=record.session.session_name
+    )
+    now = broker.clock.now()
+    updated = broker.requests.replace(
+        record.model_copy(
+            update={
+                "revoked_by": by,
+                "revoked_at": now,
+                "revision": record.revision + 1,
+                "updated_at": now,
+            }
+        )
+    )
+    broker.audit.append(
+        AuditEvent.REVOKED,
+        at=now,
+        request_id=request_id,
+        principal_id=record.request.principal_id,
+        details={"by": by, "access_key_id": record.session.access_key_id},
+    )
+    return updated
