@@ -84,14 +84,13 @@ class InMemoryRequestStore:
         """Store, or return the earlier record with the same client request id."""
         with self._lock:
             client_id = record.request.client_request_id
-            if client_id is not None:
-                key = (record.request.principal_id, client_id)
-                existing = self._by_client_id.get(key)
-                if existing is not None:
-                    return self._records[existing]
-                self._by_client_id[key] = record.request_id
+            key = None if client_id is None else (record.request.principal_id, client_id)
+            if key is not None and key in self._by_client_id:
+                return self._records[self._by_client_id[key]]
             if record.request_id in self._records:
                 raise ConflictError(f"request {record.request_id} already exists")
+            if key is not None:
+                self._by_client_id[key] = record.request_id
             self._records[record.request_id] = record
             return record
 

@@ -1,0 +1,1 @@
+"""AWS adapters: STS minting, revocation through IAM, role policies for the proof."""
