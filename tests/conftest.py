@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent_zero.domain.principals import Principal, PrincipalKind
+
 _FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -50,3 +52,47 @@ def _offline_and_fake_aws() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# Principals of the small bank in support.bank, shared by unit and integration tests.
+
+
+@pytest.fixture
+def customer() -> Principal:
+    return Principal(
+        id="alice",
+        kind=PrincipalKind.HUMAN,
+        display_name="Alice",
+        groups=frozenset({"customers"}),
+        attributes={"customer_key": "c-1001"},
+    )
+
+
+@pytest.fixture
+def staff() -> Principal:
+    return Principal(
+        id="sam",
+        kind=PrincipalKind.HUMAN,
+        display_name="Sam",
+        groups=frozenset({"staff", "approvers"}),
+    )
+
+
+@pytest.fixture
+def admin() -> Principal:
+    return Principal(
+        id="ada",
+        kind=PrincipalKind.HUMAN,
+        display_name="Ada",
+        groups=frozenset({"staff", "admins"}),
+    )
+
+
+@pytest.fixture
+def support_agent() -> Principal:
+    return Principal(
+        id="support-agent",
+        kind=PrincipalKind.AGENT,
+        display_name="Support agent",
+        attributes={"customer_key": "c-1001"},
+    )

@@ -72,6 +72,7 @@ class AccessResult:
 
     record: RequestRecord
     credentials: Credentials | None = None
+    session_policy: str | None = None  # the compiled policy, shown with the credentials
 
     @property
     def outcome(self) -> Outcome | None:
@@ -327,7 +328,7 @@ def issue(
         access_key_id=credentials.access_key_id,
         expires_at=credentials.expiration.isoformat(),
     )
-    return AccessResult(record, credentials)
+    return AccessResult(record, credentials, compiled.text)
 
 
 def _session_tags(record: RequestRecord, principal: Principal) -> dict[str, str]:

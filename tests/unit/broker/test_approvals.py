@@ -22,7 +22,7 @@ from agent_zero.domain.outcomes import OutcomeStatus
 from agent_zero.domain.principals import Principal
 from agent_zero.domain.proposals import Grant, ProposalDecision
 from agent_zero.domain.requests import RequestState
-from unit.broker.test_request_access import APPROVE_READ, READ_OWN, World
+from support.broker_world import APPROVE_READ, READ_OWN, World
 
 ESCALATE = APPROVE_READ.model_copy(update={"decision": ProposalDecision.ESCALATE})
 

@@ -1,0 +1,35 @@
+"""The one typed configuration of Agent Zero, read once from ``AGENT_ZERO_*`` variables.
+
+The sandbox and AWS differ only here: where state lives, which AWS endpoint to
+call, which reviewer to use. Anything secret is a ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LlmProvider = Literal["openai", "openai-compatible", "anthropic", "bedrock", "none"]
+
+
+class Settings(BaseSettings):
+    """Everything the composition root needs."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_ZERO_", extra="forbid", frozen=True)
+
+    environment: Literal["sandbox", "aws"] = "sandbox"
+    data_dir: Path = Path(".agent-zero")
+    region: str = "us-east-1"
+    storage: Literal["sqlite", "dynamodb"] = "sqlite"
+    revocation_policy_name: str = "agent-zero-revocations"
+    target_policy_names: tuple[str, ...] = ("agent-zero-target-access",)
+    llm_provider: LlmProvider = "none"
+    llm_model: str = ""
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 20.0
+    # With no model, or when the model fails, a person decides instead of a denial.
+    escalate_when_reviewer_fails: bool = False

@@ -1,0 +1,1 @@
+"""The broker's HTTP API and the web app."""

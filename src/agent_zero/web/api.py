@@ -1,0 +1,303 @@
+"""The broker's HTTP API (FastAPI): access requests, approvals, revocation.
+
+Identity comes from the authenticator (a verified Cognito token or SigV4
+signature), never from the body; a body that names resources, actions, a user
+or a staff flag is refused by its schema. Errors are ``{"error", "message"}``
+with stable codes; nothing a client sees carries a stack trace or a secret.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
+from agent_zero.broker.approvals import (
+    APPROVER_GROUP,
+    approve_request,
+    collect_credentials,
+    deny_request,
+    revoke_request,
+)
+from agent_zero.domain.errors import (
+    AgentZeroError,
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
+from agent_zero.domain.outcomes import OutcomeStatus
+from agent_zero.domain.proposals import Grant
+from agent_zero.domain.requests import MAX_REASON_CHARS, RequestRecord, RequestState
+from agent_zero.sandbox.sigv4 import HttpRequest
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class CallerIdentity(Protocol):
+    """A verified caller: the principal it acts as, and the agent acting for it, if any."""
+
+    @property
+    def principal_id(self) -> str: ...
+
+    @property
+    def acting_agent_id(self) -> str | None: ...
+
+
+class Authenticator(Protocol):
+    """Verifies a request's bearer token or signature (raises AuthenticationError)."""
+
+    def authenticate(self, request: HttpRequest) -> CallerIdentity:
+        """The verified identity behind ``request``."""
+        ...
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccessRequestBody(_Body):
+    """All a caller may say: why, and whether a console link is wanted."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS)]
+    console: bool = False
+
+
+class GrantBody(_Body):
+    """One grant, the same shape everywhere grants appear."""
+
+    resource_key: Annotated[str, Field(min_length=1, max_length=128)]
+    actions: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=128)]], Field(min_length=1)
+    ]
+
+
+class ApproveBody(_Body):
+    """An approver's choice."""
+
+    grants: Annotated[list[GrantBody], Field(min_length=1, max_length=20)]
+    duration_seconds: int
+
+
+class DenyBody(_Body):
+    """Why an approver says no."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+
+
+class RateLimiter:
+    """A token bucket per principal: ``rate`` requests per minute, bursts up to ``burst``."""
+
+    def __init__(self, *, per_minute: int = 30, burst: int = 10) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, principal_id: str) -> None:
+        """Spend one token, or raise RateLimitedError."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(principal_id, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            if tokens < 1:
+                raise RateLimitedError("too many requests; wait a little and try again")
+            self._buckets[principal_id] = (tokens - 1, now)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def record_view(record: RequestRecord) -> dict[str, Any]:
+    """A request as its requester or an approver may see it (never credentials)."""
+    outcome = record.outcome
+    return {
+        "request_id": record.request_id,
+        "status": record.state.value,
+        "principal_id": record.request.principal_id,
+        "acting_agent_id": record.request.acting_agent_id,
+        "reason": record.request.reason,
+        "received_at": _iso(record.request.received_at),
+        "grants": [g.model_dump() for g in outcome.grants] if outcome else [],
+        "duration_seconds": outcome.duration_seconds if outcome else None,
+        "expires_at": _iso(outcome.expires_at) if outcome else None,
+        "reasons": list(outcome.reasons) if outcome else [],
+        "violations": [v.model_dump(mode="json") for v in outcome.violations] if outcome else [],
+        "policy_version": record.policy_version,
+        "decided_by": record.decided_by,
+        "revoked_at": _iso(record.revoked_at),
+    }
+
+
+def result_response(result: AccessResult) -> JSONResponse:
+    """200 with credentials, 202 pending, 403 denied, as the API promises."""
+    body = record_view(result.record)
+    status = result.outcome.status if result.outcome else None
+    if result.credentials is not None:
+        credentials = result.credentials
+        body["credentials"] = {
+            "access_key_id": credentials.access_key_id,
+            "secret_access_key": credentials.secret_access_key.get_secret_value(),
+            "session_token": credentials.session_token.get_secret_value(),
+            "expiration": credentials.expiration.isoformat(),
+        }
+        body["session_policy"] = result.session_policy
+    if status is OutcomeStatus.DENIED:
+        return JSONResponse(body, status_code=403, headers={"Cache-Control": "no-store"})
+    if status is OutcomeStatus.PENDING or result.record.state is RequestState.RECEIVED:
+        return JSONResponse(body, status_code=202, headers={"Cache-Control": "no-store"})
+    return JSONResponse(body, status_code=200, headers={"Cache-Control": "no-store"})
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def create_app(
+    broker: Broker, authenticator: Authenticator, *, limiter: RateLimiter | None = None
+) -> FastAPI:
+    """The API over one broker; everything it needs comes in here."""
+    app = FastAPI(title="Agent Zero broker API", version="1", docs_url="/docs")
+    rate = limiter or RateLimiter()
+
+    @app.exception_handler(AgentZeroError)
+    async def agent_zero_error(_request: Request, error: AgentZeroError) -> JSONResponse:
+        return _error(error.http_status, error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = sorted({".".join(str(p) for p in e["loc"][1:]) for e in error.errors()})
+        return _error(400, "invalid_input", f"the request body is not accepted: {fields}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, _error_value: Exception) -> JSONResponse:
+        return _error(500, "internal_error", "the broker failed; nothing was issued")
+
+    @app.middleware("http")
+    async def bounded_bodies(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            return _error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        return await call_next(request)
+
+    async def caller(request: Request) -> CallerIdentity:
+        body = await request.body()
+        raw = HttpRequest(
+            request.method,
+            request.scope.get("raw_path", b"/").decode("latin-1") or "/",
+            request.scope.get("query_string", b"").decode("latin-1"),
+            dict(request.headers),
+            body,
+        )
+        try:
+            return authenticator.authenticate(raw)
+        except AuthenticationError:
+            raise
+        except AgentZeroError:
+            raise
+        except Exception:  # an authenticator bug must not let anyone in
+            raise AuthenticationError("the request could not be authenticated") from None
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/access-requests")
+    async def create_request(request: Request, body: AccessRequestBody) -> JSONResponse:
+        identity = await caller(request)
+        rate.take(identity.principal_id)
+        client_id = request.headers.get("idempotency-key")
+        command = AccessCommand(
+            principal_id=identity.principal_id,
+            reason=body.reason,
+            acting_agent_id=identity.acting_agent_id,
+            client_request_id=client_id,
+        )
+        result = await _in_thread(request_access, broker, command)
+        return result_response(result)
+
+    @app.get("/v1/access-requests/{request_id}")
+    async def get_request(request: Request, request_id: str) -> JSONResponse:
+        identity = await caller(request)
+        record = broker.requests.get(request_id)
+        if record is None:
+            raise NotFoundError(f"there is no request {request_id}")
+        if record.request.principal_id == identity.principal_id:
+            # The requester collects credentials a person approved, once.
+            result = await _in_thread(
+                collect_credentials, broker, request_id, principal_id=identity.principal_id
+            )
+            return result_response(result)
+        if not _is_admin(broker, identity.principal_id):
+            raise NotFoundError(f"there is no request {request_id}")
+        return JSONResponse(record_view(record))
+
+    @app.get("/v1/access-requests")
+    async def list_requests(request: Request, status: str | None = None) -> JSONResponse:
+        identity = await caller(request)
+        try:
+            state = RequestState(status) if status else None
+        except ValueError:
+            raise InvalidInputError(
+                f"status must be one of {[s.value for s in RequestState]}"
+            ) from None
+        everyone = _is_admin(broker, identity.principal_id)
+        records = broker.requests.list(
+            state=state, principal_id=None if everyone else identity.principal_id
+        )
+        return JSONResponse({"requests": [record_view(r) for r in records[:200]]})
+
+    @app.post("/v1/access-requests/{request_id}/approve")
+    async def approve(request: Request, request_id: str, body: ApproveBody) -> JSONResponse:
+        identity = await caller(request)
+        grants = tuple(
+            Grant(resource_key=g.resource_key, actions=tuple(g.actions)) for g in body.grants
+        )
+        record = await _in_thread(
+            approve_request,
+            broker,
+            request_id,
+            approver_id=identity.principal_id,
+            grants=grants,
+            duration_seconds=body.duration_seconds,
+        )
+        return JSONResponse(record_view(record))
+
+    @app.post("/v1/access-requests/{request_id}/deny")
+    async def deny(request: Request, request_id: str, body: DenyBody) -> JSONResponse:
+        identity = await caller(request)
+        record = await _in_thread(
+            deny_request, broker, request_id, approver_id=identity.principal_id, reason=body.reason
+        )
+        return JSONResponse(record_view(record))
+
+    @app.post("/v1/grants/{request_id}/revoke")
+    async def revoke(request: Request, request_id: str) -> JSONResponse:
+        identity = await caller(request)
+        record = await _in_thread(revoke_request, broker, request_id, by=identity.principal_id)
+        return JSONResponse(record_view(record))
+
+    return app
+
+
+def _is_admin(broker: Broker, principal_id: str) -> bool:
+    principal = broker.directory.get(principal_id)
+    return principal is not None and principal.enabled and APPROVER_GROUP in principal.groups
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    # The use cases are synchronous (stores, STS, the reviewer block); keep the loop free.
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args, **kwargs)

@@ -1,0 +1,219 @@
+"""The broker API over HTTP semantics (in-process ASGI), with fake identities and fake AWS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent_zero.adapters.memory import ScriptedReviewer
+from agent_zero.domain.errors import AuthenticationError
+from agent_zero.domain.principals import Principal
+from agent_zero.domain.proposals import ProposalDecision
+from agent_zero.sandbox.sigv4 import HttpRequest
+from agent_zero.web.api import RateLimiter, create_app
+from support.broker_world import APPROVE_READ, READ_OWN, World
+
+
+@dataclass(frozen=True)
+class Identity:
+    principal_id: str
+    acting_agent_id: str | None = None
+
+
+class TokenAuthenticator:
+    """'Bearer <principal>' or 'Bearer <agent>:for:<principal>': a stand-in for verified tokens."""
+
+    def authenticate(self, request: HttpRequest) -> Identity:
+        value = request.headers.get("authorization", "")
+        if not value.startswith("Bearer ") or len(value) < 8:
+            raise AuthenticationError("a bearer token is required")
+        agent, _, principal = value[7:].partition(":for:")
+        return Identity(principal, agent) if principal else Identity(agent)
+
+
+def client_for(world: World, **kw: object) -> TestClient:
+    return TestClient(create_app(world.broker, TokenAuthenticator(), **kw))  # type: ignore[arg-type]
+
+
+def auth(principal: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {principal}"}
+
+
+@pytest.fixture
+def world(customer: Principal, admin: Principal, support_agent: Principal) -> World:
+    return World([customer, admin, support_agent], ScriptedReviewer(APPROVE_READ))
+
+
+def test_an_approved_request_returns_credentials_once_with_the_policy(
+    world: World, customer: Principal
+) -> None:
+    with client_for(world) as client:
+        answer = client.post(
+            "/v1/access-requests", json={"reason": "my balance"}, headers=auth(customer.id)
+        )
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["status"] == "approved"
+        assert body["credentials"]["access_key_id"].startswith("ASIA")
+        assert body["credentials"]["secret_access_key"]
+        assert '"dynamodb:LeadingKeys":["c-1001"]' in body["session_policy"]
+        assert answer.headers["cache-control"] == "no-store"
+        again = client.get(f"/v1/access-requests/{body['request_id']}", headers=auth(customer.id))
+        assert again.status_code == 200
+        assert "credentials" not in again.json()  # only the response that minted them
+
+
+def test_identity_comes_only_from_the_verified_caller(world: World, customer: Principal) -> None:
+    with client_for(world) as client:
+        assert client.post("/v1/access-requests", json={"reason": "x"}).status_code == 401
+        for smuggled in (
+            {"reason": "x", "principal_id": "ada"},
+            {"reason": "x", "resource_key": "accounts"},
+            {"reason": "x", "actions": ["dynamodb:Scan"]},
+            {"reason": "x", "is_staff": True},
+        ):
+            answer = client.post("/v1/access-requests", json=smuggled, headers=auth(customer.id))
+            assert answer.status_code == 400
+            assert answer.json()["error"] == "invalid_input"
+    assert world.minter.minted == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"reason": ""}, 400), ({"reason": "x" * 2001}, 400), ({"reason": "a\x00b"}, 400)],
+)
+def test_bad_reasons_are_400(
+    world: World, customer: Principal, body: dict[str, str], status: int
+) -> None:
+    with client_for(world) as client:
+        answer = client.post("/v1/access-requests", json=body, headers=auth(customer.id))
+    assert answer.status_code == status
+    assert set(answer.json()) == {"error", "message"}
+
+
+def test_denials_are_403_with_reasons(customer: Principal) -> None:
+    world = World(
+        [customer],
+        ScriptedReviewer(
+            APPROVE_READ.model_copy(update={"decision": ProposalDecision.DENY, "rationale": "No."})
+        ),
+    )
+    with client_for(world) as client:
+        answer = client.post("/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id))
+    assert answer.status_code == 403
+    assert answer.json()["reasons"] == ["No."]
+    assert "credentials" not in answer.json()
+
+
+def test_a_person_approves_and_the_requester_collects(
+    customer: Principal, admin: Principal
+) -> None:
+    escalate = APPROVE_READ.model_copy(update={"decision": ProposalDecision.ESCALATE})
+    world = World([customer, admin], ScriptedReviewer(escalate))
+    with client_for(world) as client:
+        pending = client.post(
+            "/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id)
+        )
+        assert pending.status_code == 202
+        request_id = pending.json()["request_id"]
+        queue = client.get("/v1/access-requests?status=pending", headers=auth(admin.id)).json()
+        assert [r["request_id"] for r in queue["requests"]] == [request_id]
+        mine = client.get("/v1/access-requests", headers=auth(customer.id)).json()
+        assert [r["request_id"] for r in mine["requests"]] == [request_id]
+        grant = {"resource_key": READ_OWN.resource_key, "actions": list(READ_OWN.actions)}
+        own = client.post(
+            f"/v1/access-requests/{request_id}/approve",
+            json={"grants": [grant], "duration_seconds": 900},
+            headers=auth(customer.id),
+        )
+        assert own.status_code == 403
+        approved = client.post(
+            f"/v1/access-requests/{request_id}/approve",
+            json={"grants": [grant], "duration_seconds": 900},
+            headers=auth(admin.id),
+        )
+        assert approved.status_code == 200
+        as_admin = client.get(f"/v1/access-requests/{request_id}", headers=auth(admin.id))
+        assert "credentials" not in as_admin.json()
+        collected = client.get(f"/v1/access-requests/{request_id}", headers=auth(customer.id))
+        assert collected.status_code == 200
+        assert collected.json()["credentials"]["access_key_id"]
+        second = client.get(f"/v1/access-requests/{request_id}", headers=auth(customer.id))
+        assert second.status_code == 409
+        revoked = client.post(f"/v1/grants/{request_id}/revoke", headers=auth(customer.id))
+        assert revoked.status_code == 200
+        assert revoked.json()["revoked_at"]
+    assert len(world.minter.minted) == 1
+    assert len(world.revoker.revoked) == 1
+
+
+def test_other_peoples_requests_do_not_exist(
+    world: World, customer: Principal, support_agent: Principal
+) -> None:
+    with client_for(world) as client:
+        made = client.post("/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id))
+        request_id = made.json()["request_id"]
+        answer = client.get(f"/v1/access-requests/{request_id}", headers=auth(support_agent.id))
+        assert answer.status_code == 404
+        assert (
+            client.post(
+                f"/v1/grants/{request_id}/revoke", headers=auth(support_agent.id)
+            ).status_code
+            == 404
+        )
+
+
+def test_an_agent_acting_for_a_person_is_recorded(
+    world: World, customer: Principal, support_agent: Principal
+) -> None:
+    with client_for(world) as client:
+        answer = client.post(
+            "/v1/access-requests",
+            json={"reason": "customer asks about rent"},
+            headers=auth(f"{support_agent.id}:for:{customer.id}"),
+        )
+    assert answer.json()["principal_id"] == customer.id
+    assert answer.json()["acting_agent_id"] == support_agent.id
+
+
+def test_retries_with_an_idempotency_key_get_the_first_outcome(
+    world: World, customer: Principal
+) -> None:
+    with client_for(world) as client:
+        headers = {**auth(customer.id), "Idempotency-Key": "k-1"}
+        first = client.post("/v1/access-requests", json={"reason": "x"}, headers=headers)
+        second = client.post("/v1/access-requests", json={"reason": "x"}, headers=headers)
+    assert first.json()["request_id"] == second.json()["request_id"]
+    assert "credentials" in first.json()
+    assert "credentials" not in second.json()
+    assert len(world.minter.minted) == 1
+
+
+def test_rate_limits_and_body_limits(world: World, customer: Principal) -> None:
+    with client_for(world, limiter=RateLimiter(per_minute=1, burst=2)) as client:
+        codes = [
+            client.post(
+                "/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id)
+            ).status_code
+            for _ in range(3)
+        ]
+        assert codes[-1] == 429
+        big = client.post(
+            "/v1/access-requests",
+            content=b'{"reason": "' + b"x" * 70_000 + b'"}',
+            headers={**auth(customer.id), "Content-Type": "application/json"},
+        )
+        assert big.status_code == 413
+
+
+def test_a_broken_authenticator_fails_closed(world: World, customer: Principal) -> None:
+    class Broken:
+        def authenticate(self, request: HttpRequest) -> Identity:
+            raise RuntimeError("bug")
+
+    with TestClient(create_app(world.broker, Broken())) as client:  # type: ignore[arg-type]
+        answer = client.post("/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id))
+    assert answer.status_code == 401
+    assert world.minter.minted == []
