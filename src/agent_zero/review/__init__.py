@@ -1,0 +1,1 @@
+"""Reviewers of access requests: a language model (``llm``) or a person (``human``)."""
