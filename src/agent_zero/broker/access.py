@@ -33,7 +33,7 @@ from agent_zero.broker.ports import (
 from agent_zero.broker.session_policy import SessionPolicy, compile_session_policy
 from agent_zero.domain.audit import AuditEvent, AuditValue
 from agent_zero.domain.base import DomainModel
-from agent_zero.domain.catalog import Catalog, Sensitivity
+from agent_zero.domain.catalog import MIN_SESSION_SECONDS, Catalog, Sensitivity
 from agent_zero.domain.credentials import Credentials, IssuedSession
 from agent_zero.domain.errors import (
     AgentZeroError,
@@ -134,14 +134,28 @@ def validate_reason(reason: str) -> str:
 
 
 def catalog_view(catalog: Catalog, principal: Principal, limits: GuardrailLimits) -> Catalog:
-    """The entries this principal could ever be granted: what the reviewer is shown."""
-    ceiling = limits.ceiling_for(principal)
-    visible = tuple(
-        entry
-        for entry in catalog
-        if entry.sensitivity.rank <= ceiling.rank
-        and (entry.is_aws or principal.in_any_group(entry.internal_groups))
-    )
+    """What the reviewer is shown: each entry with only the actions the rules would let
+    this principal have, and no entry that offers none. A reviewer cannot propose what
+    it is not shown, so fewer of its proposals end in violations.
+    """
+    visible = []
+    for entry in catalog:
+        grantable = frozenset(
+            action
+            for action in entry.allowed_actions
+            if not check_proposal(
+                Proposal(
+                    decision=ProposalDecision.APPROVE,
+                    grants=(Grant(resource_key=entry.key, actions=(action,)),),
+                    duration_seconds=MIN_SESSION_SECONDS,
+                ),
+                principal=principal,
+                catalog=catalog,
+                limits=limits,
+            )
+        )
+        if grantable:
+            visible.append(entry.model_copy(update={"allowed_actions": grantable}))
     keys = {entry.key for entry in visible}
     # An index whose table is hidden would fail the catalog's own link check.
     return Catalog(

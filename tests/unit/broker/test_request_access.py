@@ -221,12 +221,25 @@ def test_an_agent_acting_for_a_person_is_recorded_and_tagged(
     )
 
 
-def test_the_catalog_view_keeps_indexes_only_with_their_table(staff: Principal) -> None:
+def test_the_catalog_view_offers_only_what_the_rules_would_grant(
+    staff: Principal, customer: Principal
+) -> None:
     catalog = Catalog(entries=tuple(bank_entries()))
-    view = catalog_view(catalog, staff, GuardrailLimits())
-    keys = {entry.key for entry in view}
-    assert "transactions-by-date" in keys
-    assert "transactions" in keys
+    for_staff = {entry.key: entry for entry in catalog_view(catalog, staff, GuardrailLimits())}
+    for_customer = {e.key: e for e in catalog_view(catalog, customer, GuardrailLimits())}
+    for view in (for_staff, for_customer):
+        assert "transactions-by-date" not in view  # never an index of a row-scoped table
+        assert "policy-store" not in view  # admins only
+    # Scan stays on the unscoped products table; keyed actions only where rows are scoped.
+    assert "dynamodb:Scan" in for_customer["products"].allowed_actions
+    assert "dynamodb:Scan" in for_staff["fraud-cases"].allowed_actions
+    assert (
+        "fraud-cases" not in for_customer
+        or "dynamodb:Scan" in for_customer["fraud-cases"].allowed_actions
+    )
+    assert for_customer["accounts"].allowed_actions == frozenset(
+        {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
+    )
 
 
 def test_review_input_carries_the_policy_version_text(world: World, customer: Principal) -> None:
