@@ -193,11 +193,18 @@ def create_app(
 
     async def caller(request: Request) -> CallerIdentity:
         body = await request.body()
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in request.headers.raw:
+            name = raw_name.decode("latin-1").lower()
+            if name in headers:
+                # A second Authorization (or on-behalf-of) header must not go unseen.
+                raise AuthenticationError(f"the {name} header may appear only once")
+            headers[name] = raw_value.decode("latin-1")
         raw = HttpRequest(
             request.method,
             request.scope.get("raw_path", b"/").decode("latin-1") or "/",
             request.scope.get("query_string", b"").decode("latin-1"),
-            dict(request.headers),
+            headers,
             body,
         )
         try:
