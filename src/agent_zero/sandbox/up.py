@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TextIO
 
 from agent_zero.domain.errors import AgentZeroError
+from agent_zero.sandbox.broker_service import DEFAULT_API_PORT, start_broker_api
 from agent_zero.sandbox.demo_bank import demo_bank
 from agent_zero.sandbox.record import SandboxRecord, read_record, record_path, write_record
 from agent_zero.sandbox.runtime import DEFAULT_GATEWAY_PORT, DEFAULT_REGION, Sandbox
 from agent_zero.sandbox.seed import Endpoint, seed_demo_bank
+from agent_zero.settings import Settings
 
 DEFAULT_DATA_DIR = Path(".agent-zero")
 
@@ -38,6 +40,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         type=int,
         default=DEFAULT_GATEWAY_PORT,
         help=f"AWS endpoint port on 127.0.0.1 (default: {DEFAULT_GATEWAY_PORT}; 0 picks one)",
+    )
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=DEFAULT_API_PORT,
+        help=f"broker API port on 127.0.0.1 (default: {DEFAULT_API_PORT}; 0 picks one)",
     )
     parser.add_argument(
         "--reset", action="store_true", help="delete the data directory and start from scratch"
@@ -117,6 +125,16 @@ def run(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stde
             sandbox.endpoint_url, sandbox.region, root.access_key_id, root.secret_access_key
         )
         record = seed_demo_bank(endpoint, bank, previous=previous, progress=steps)
+        write_record(data_dir, record)  # the broker's wiring reads it
+        steps("starting the broker API")
+        api = start_broker_api(
+            settings=Settings(data_dir=data_dir, region=sandbox.region),
+            record=record,
+            bank=bank,
+            moto=sandbox.moto,
+            port=options.api_port,
+        )
+        record = record.model_copy(update={"broker_api_url": api.url})
         steps("writing sandbox.json")
         write_record(data_dir, record)
         steps.finish()
@@ -134,6 +152,7 @@ def run(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stde
         signal.signal(signal_number, lambda *_: stop.set())
     stop.wait()
     out.write("Stopping: finishing requests in flight and saving state…\n")
+    api.stop()
     sandbox.stop()
     out.write("Stopped. Run `agent-zero up` again to continue where you left off.\n")
     return 0

@@ -1,0 +1,126 @@
+"""The broker API inside the sandbox: uvicorn on 127.0.0.1, wired to the running gateway."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from agent_zero.adapters.system import SystemClock
+from agent_zero.domain.errors import UnavailableError
+from agent_zero.sandbox.demo_bank import DemoBank
+from agent_zero.sandbox.moto_host import MotoHost
+from agent_zero.sandbox.record import SandboxRecord
+from agent_zero.settings import Settings
+from agent_zero.web.api import create_app
+from agent_zero.web.auth import (
+    AgentKey,
+    CognitoTokenVerifier,
+    HttpJwksSource,
+    RequestAuthenticator,
+    SigV4Authenticator,
+)
+from agent_zero.wiring import sandbox_broker
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_API_PORT = 8470
+
+
+def agent_keys(moto: MotoHost, agents: dict[str, str]) -> Callable[[str], AgentKey | None]:
+    """Look up an agent's signing key in the sandbox's IAM (what API Gateway does on AWS)."""
+
+    def lookup(access_key_id: str) -> AgentKey | None:
+        key = moto.access_key(access_key_id)
+        if key is None or not key.active or key.user_name not in agents:
+            return None
+        return AgentKey(secret_access_key=key.secret_access_key, principal_id=agents[key.user_name])
+
+    return lookup
+
+
+@dataclass
+class BrokerApi:
+    """The broker API served from a background thread."""
+
+    server: uvicorn.Server
+    listener: socket.socket
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self.listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """Where clients reach it."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> None:
+        """Serve, and wait until the socket accepts connections."""
+        # uvicorn gets the socket bound here: a busy port is refused before any thread runs.
+        self._thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.listener]},
+            name="broker-api",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise UnavailableError(f"the broker API did not start on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Finish requests in flight and stop."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.listener.close()
+
+
+def _bind(port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((LOOPBACK, port))
+    except OSError:
+        listener.close()
+        raise UnavailableError(
+            f"port {port} on {LOOPBACK} is already in use; choose another with --api-port"
+        ) from None
+    return listener
+
+
+def start_broker_api(
+    *, settings: Settings, record: SandboxRecord, bank: DemoBank, moto: MotoHost, port: int
+) -> BrokerApi:
+    """Build the broker against the sandbox and serve its API."""
+    clock = SystemClock()
+    broker = sandbox_broker(settings)
+    authenticator = RequestAuthenticator(
+        tokens=CognitoTokenVerifier(
+            issuer=record.cognito.issuer,
+            client_id=record.cognito.client_id,
+            jwks=HttpJwksSource(record.cognito.jwks_url),
+            clock=clock.now,
+        ),
+        signatures=SigV4Authenticator(
+            secret_for=agent_keys(moto, {bank.agent.iam_user_name: bank.agent.id}),
+            clock=clock.now,
+            region=record.region,
+        ),
+    )
+    app = create_app(broker, authenticator)
+    listener = _bind(port)
+    config = uvicorn.Config(
+        app, host=LOOPBACK, port=listener.getsockname()[1], log_level="warning", access_log=False
+    )
+    api = BrokerApi(uvicorn.Server(config), listener)
+    api.start()
+    return api
