@@ -10,6 +10,7 @@ STS mints, and the issue is recorded. Any failure ends without credentials.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -334,15 +335,31 @@ def issue(
         expires_at=credentials.expiration,
     )
     outcome = outcome.model_copy(update={"expires_at": credentials.expiration})
-    record = _store(broker, record, RequestState.APPROVED, outcome, session=session)
-    _audit(
-        broker,
-        AuditEvent.ISSUED,
-        record,
-        access_key_id=credentials.access_key_id,
-        expires_at=credentials.expiration.isoformat(),
-    )
+    try:
+        record = _store(broker, record, RequestState.APPROVED, outcome, session=session)
+        _audit(
+            broker,
+            AuditEvent.ISSUED,
+            record,
+            access_key_id=credentials.access_key_id,
+            expires_at=credentials.expiration.isoformat(),
+        )
+    except AgentZeroError:
+        # The session exists but its record is incomplete: it is never handed out, and
+        # it is revoked so that nobody who learns of it can use it either.
+        _withdraw(broker, record, mint)
+        raise UnavailableError("the issue could not be recorded; nothing was granted") from None
     return AccessResult(record, credentials, compiled.text)
+
+
+def _withdraw(broker: Broker, record: RequestRecord, mint: MintRequest) -> None:
+    try:
+        broker.revoker.revoke(role_arn=mint.role_arn, session_name=mint.session_name)
+    finally:
+        stored = broker.requests.get(record.request_id) or record
+        # The store may be what failed; the revocation above is what matters.
+        with contextlib.suppress(AgentZeroError):
+            _store(broker, stored, RequestState.FAILED, None)
 
 
 def _session_tags(record: RequestRecord, principal: Principal) -> dict[str, str]:

@@ -247,3 +247,14 @@ def test_review_input_carries_the_policy_version_text(world: World, customer: Pr
     seen: ReviewInput = world.reviewer.seen[0]
     assert seen.policy.version == 3
     assert seen.principal.id == customer.id
+
+
+def test_an_issue_that_cannot_be_recorded_is_withdrawn(world: World, customer: Principal) -> None:
+    world.audit.fail_on = {AuditEvent.ISSUED}
+    with pytest.raises(UnavailableError, match="could not be recorded"):
+        world.ask(customer.id)
+    [minted] = world.minter.minted
+    # The credentials never left the broker, and the session they belong to is denied.
+    assert world.revoker.revoked == [(minted.role_arn, minted.session_name)]
+    [record] = world.requests.list()
+    assert record.state is RequestState.FAILED
