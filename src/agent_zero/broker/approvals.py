@@ -92,6 +92,7 @@ def approve_request(
                 "state": RequestState.APPROVED,
                 "outcome": outcome,
                 "decided_by": approver.id,
+                "decided_at": broker.clock.now(),
                 "revision": record.revision + 1,
                 "updated_at": broker.clock.now(),
             }
@@ -132,6 +133,7 @@ def deny_request(
                 "state": RequestState.DENIED,
                 "outcome": outcome,
                 "decided_by": approver.id,
+                "decided_at": broker.clock.now(),
                 "revision": record.revision + 1,
                 "updated_at": broker.clock.now(),
             }
@@ -171,13 +173,15 @@ def revoke_request(broker: Broker, request_id: str, *, by: str) -> RequestRecord
     is_admin = actor is not None and actor.enabled and APPROVER_GROUP in actor.groups
     if by != record.request.principal_id and not is_admin:
         raise NotFoundError(f"there is no request {request_id}")
-    if record.session is None:
-        raise ConflictError("this request has no issued credentials to revoke")
+    if record.state is not RequestState.APPROVED:
+        raise ConflictError("only an approved request can be revoked")
     if record.revoked_at is not None:
         return record  # revoking twice changes nothing
-    broker.revoker.revoke(
-        role_arn=record.session.role_arn, session_name=record.session.session_name
-    )
+    if record.session is not None:
+        broker.revoker.revoke(
+            role_arn=record.session.role_arn, session_name=record.session.session_name
+        )
+    # Broker-internal grants have no STS session: marking them revoked ends them.
     now = broker.clock.now()
     updated = broker.requests.replace(
         record.model_copy(
@@ -194,6 +198,9 @@ def revoke_request(broker: Broker, request_id: str, *, by: str) -> RequestRecord
         at=now,
         request_id=request_id,
         principal_id=record.request.principal_id,
-        details={"by": by, "access_key_id": record.session.access_key_id},
+        details={
+            "by": by,
+            "access_key_id": record.session.access_key_id if record.session else None,
+        },
     )
     return updated

@@ -36,6 +36,7 @@ class AuditEvent(StrEnum):
     MINT_FAILED = "mint_failed"
     REVOKED = "revoked"
     POLICY_CHANGED = "policy_changed"
+    PRINCIPAL_CHANGED = "principal_changed"
 
 
 class AuditRecord(DomainModel):

@@ -52,6 +52,7 @@ class RequestRecord(DomainModel):
     outcome: Outcome | None = None
     session: IssuedSession | None = None
     decided_by: PrincipalId | None = None  # the approver, for human decisions
+    decided_at: datetime | None = None
     revoked_by: PrincipalId | None = None
     revoked_at: datetime | None = None
     updated_at: datetime | None = None

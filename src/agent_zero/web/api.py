@@ -20,6 +20,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
+from agent_zero.broker.administration import (
+    audit_page,
+    put_principal,
+    require_admin,
+    verify_audit,
+    write_policy,
+)
 from agent_zero.broker.approvals import (
     APPROVER_GROUP,
     approve_request,
@@ -35,6 +42,7 @@ from agent_zero.domain.errors import (
     RateLimitedError,
 )
 from agent_zero.domain.outcomes import OutcomeStatus
+from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant
 from agent_zero.domain.requests import MAX_REASON_CHARS, RequestRecord, RequestState
 from agent_zero.sandbox.sigv4 import HttpRequest
@@ -91,6 +99,23 @@ class DenyBody(_Body):
     """Why an approver says no."""
 
     reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+
+
+class PolicyBody(_Body):
+    """A new policy version; ``expected_version`` is the version it replaces (0 for none)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=8_000)]
+    expected_version: Annotated[int, Field(ge=0)]
+
+
+class PrincipalBody(_Body):
+    """A principal as an admin writes it (identity comes from the path)."""
+
+    kind: PrincipalKind
+    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
 
 
 class RateLimiter:
@@ -294,6 +319,79 @@ def create_app(
         identity = await caller(request)
         record = await _in_thread(revoke_request, broker, request_id, by=identity.principal_id)
         return JSONResponse(record_view(record))
+
+    @app.get("/v1/admin/principals")
+    async def list_principals(request: Request) -> JSONResponse:
+        identity = await caller(request)
+        require_admin(broker, identity.principal_id)
+        principals = broker.directory.list()
+        return JSONResponse({"principals": [p.model_dump(mode="json") for p in principals]})
+
+    @app.put("/v1/admin/principals/{principal_id}")
+    async def change_principal(
+        request: Request, principal_id: str, body: PrincipalBody
+    ) -> JSONResponse:
+        identity = await caller(request)
+        try:
+            principal = Principal(id=principal_id, **body.model_dump())
+        except ValueError as error:
+            raise InvalidInputError(f"the principal is not valid: {error}") from None
+        written = await _in_thread(
+            put_principal, broker, actor_id=identity.principal_id, principal=principal
+        )
+        return JSONResponse(written.model_dump(mode="json"))
+
+    @app.get("/v1/admin/policies/{principal_id}")
+    async def read_policy(request: Request, principal_id: str) -> JSONResponse:
+        identity = await caller(request)
+        require_admin(broker, identity.principal_id)
+        history = broker.policies.history(principal_id)
+        return JSONResponse(
+            {
+                "principal_id": principal_id,
+                "current": history[-1].model_dump(mode="json") if history else None,
+                "history": [p.model_dump(mode="json") for p in history],
+            }
+        )
+
+    @app.put("/v1/admin/policies/{principal_id}")
+    async def change_policy(request: Request, principal_id: str, body: PolicyBody) -> JSONResponse:
+        identity = await caller(request)
+        policy = await _in_thread(
+            write_policy,
+            broker,
+            actor_id=identity.principal_id,
+            principal_id=principal_id,
+            text=body.text,
+            expected_version=body.expected_version,
+        )
+        return JSONResponse(policy.model_dump(mode="json"))
+
+    @app.get("/v1/admin/catalog")
+    async def read_catalog(request: Request) -> JSONResponse:
+        identity = await caller(request)
+        require_admin(broker, identity.principal_id)
+        return JSONResponse(broker.catalogs.catalog().model_dump(mode="json"))
+
+    @app.get("/v1/admin/audit")
+    async def read_audit(
+        request: Request, request_id: str | None = None, offset: int = 0, limit: int = 100
+    ) -> JSONResponse:
+        identity = await caller(request)
+        page = audit_page(
+            broker,
+            actor_id=identity.principal_id,
+            request_id=request_id,
+            offset=offset,
+            limit=limit,
+        )
+        return JSONResponse({"records": [r.model_dump(mode="json") for r in page]})
+
+    @app.get("/v1/admin/audit/verify")
+    async def check_audit(request: Request) -> JSONResponse:
+        identity = await caller(request)
+        problems = await _in_thread(verify_audit, broker, actor_id=identity.principal_id)
+        return JSONResponse({"verified": not problems, "problems": problems})
 
     return app
 

@@ -217,3 +217,27 @@ def test_a_broken_authenticator_fails_closed(world: World, customer: Principal) 
         answer = client.post("/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id))
     assert answer.status_code == 401
     assert world.minter.minted == []
+
+
+def test_admin_endpoints_read_for_admins_and_write_only_with_a_grant(
+    world: World, customer: Principal, admin: Principal
+) -> None:
+    with client_for(world) as client:
+        client.post("/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id))
+        audit = client.get("/v1/admin/audit?limit=2", headers=auth(admin.id))
+        assert audit.status_code == 200
+        assert len(audit.json()["records"]) == 2
+        assert client.get("/v1/admin/audit", headers=auth(customer.id)).status_code == 403
+        verified = client.get("/v1/admin/audit/verify", headers=auth(admin.id)).json()
+        assert verified == {"verified": True, "problems": []}
+        history = client.get(f"/v1/admin/policies/{customer.id}", headers=auth(admin.id)).json()
+        assert history["current"]["version"] == 3
+        write = client.put(
+            f"/v1/admin/policies/{customer.id}",
+            json={"text": "Read own accounts.", "expected_version": 3},
+            headers=auth(admin.id),
+        )
+        assert write.status_code == 403
+        assert "grant" in write.json()["message"]
+        catalog = client.get("/v1/admin/catalog", headers=auth(admin.id)).json()
+        assert "accounts" in {entry["key"] for entry in catalog["entries"]}

@@ -1,0 +1,144 @@
+"""Administration: admins read, but write only under an approved, active, unrevoked grant."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_zero.adapters.memory import ScriptedReviewer
+from agent_zero.broker.administration import (
+    active_grant,
+    audit_page,
+    put_principal,
+    verify_audit,
+    write_policy,
+)
+from agent_zero.broker.approvals import approve_request, revoke_request
+from agent_zero.domain.audit import AuditEvent
+from agent_zero.domain.errors import ConflictError, PermissionDeniedError
+from agent_zero.domain.principals import Principal
+from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
+from agent_zero.domain.requests import RequestState
+from support.broker_world import World
+
+WRITE = Grant(resource_key="policy-store", actions=("broker:WritePolicy",))
+
+
+@pytest.fixture
+def second_admin(admin: Principal) -> Principal:
+    return admin.model_copy(update={"id": "bea", "display_name": "Bea"})
+
+
+@pytest.fixture
+def world(customer: Principal, admin: Principal, second_admin: Principal) -> World:
+    reviewer = ScriptedReviewer(
+        Proposal(decision=ProposalDecision.APPROVE, grants=(WRITE,), duration_seconds=900)
+    )
+    return World([customer, admin, second_admin], reviewer)
+
+
+def granted(world: World, admin: Principal, approver: Principal) -> str:
+    pending = world.ask(admin.id, reason="Update Alice's policy after her account change.")
+    assert pending.record.state is RequestState.PENDING  # broker-internal: a person decides
+    approve_request(
+        world.broker,
+        pending.record.request_id,
+        approver_id=approver.id,
+        grants=(WRITE,),
+        duration_seconds=900,
+    )
+    return pending.record.request_id
+
+
+def test_writing_a_policy_needs_an_approved_grant(
+    world: World, admin: Principal, second_admin: Principal, customer: Principal
+) -> None:
+    with pytest.raises(PermissionDeniedError, match="approved, active grant"):
+        write_policy(
+            world.broker,
+            actor_id=admin.id,
+            principal_id=customer.id,
+            text="New.",
+            expected_version=3,
+        )
+    request_id = granted(world, admin, second_admin)
+    policy = write_policy(
+        world.broker,
+        actor_id=admin.id,
+        principal_id=customer.id,
+        text="May read own accounts only.",
+        expected_version=3,
+    )
+    assert (policy.version, policy.author_id) == (4, admin.id)
+    [changed] = [r for r in world.audit.records() if r.event is AuditEvent.POLICY_CHANGED]
+    assert changed.request_id == request_id
+    assert changed.details["version"] == 4
+    with pytest.raises(ConflictError):  # a stale version never overwrites a newer one
+        write_policy(
+            world.broker,
+            actor_id=admin.id,
+            principal_id=customer.id,
+            text="Old view.",
+            expected_version=3,
+        )
+    assert world.minter.minted == []  # capabilities mint no STS credentials
+
+
+def test_the_grant_ends_with_its_duration_or_a_revocation(
+    world: World, admin: Principal, second_admin: Principal, customer: Principal
+) -> None:
+    request_id = granted(world, admin, second_admin)
+    now = world.clock.now()
+    assert active_grant(
+        world.broker, admin.id, resource_key="policy-store", action="broker:WritePolicy", now=now
+    )
+    world.clock.advance(901)
+    with pytest.raises(PermissionDeniedError):
+        write_policy(
+            world.broker,
+            actor_id=admin.id,
+            principal_id=customer.id,
+            text="Late.",
+            expected_version=3,
+        )
+    world.clock.advance(-901)
+    revoke_request(world.broker, request_id, by=second_admin.id)
+    with pytest.raises(PermissionDeniedError):
+        write_policy(
+            world.broker,
+            actor_id=admin.id,
+            principal_id=customer.id,
+            text="Revoked.",
+            expected_version=3,
+        )
+
+
+def test_a_grant_held_by_someone_else_does_not_count(
+    world: World, admin: Principal, second_admin: Principal, customer: Principal
+) -> None:
+    granted(world, admin, second_admin)
+    with pytest.raises(PermissionDeniedError):
+        write_policy(
+            world.broker,
+            actor_id=second_admin.id,
+            principal_id=customer.id,
+            text="Mine?",
+            expected_version=3,
+        )
+
+
+def test_non_admins_cannot_read_or_write(world: World, customer: Principal) -> None:
+    with pytest.raises(PermissionDeniedError):
+        audit_page(world.broker, actor_id=customer.id, request_id=None, offset=0, limit=10)
+    with pytest.raises(PermissionDeniedError):
+        put_principal(world.broker, actor_id=customer.id, principal=customer)
+
+
+def test_the_audit_log_pages_and_verifies(
+    world: World, admin: Principal, second_admin: Principal
+) -> None:
+    granted(world, admin, second_admin)
+    everything = audit_page(world.broker, actor_id=admin.id, request_id=None, offset=0, limit=500)
+    assert len(everything) >= 4
+    second_page = audit_page(world.broker, actor_id=admin.id, request_id=None, offset=2, limit=2)
+    assert second_page == everything[2:4]
+    assert verify_audit(world.broker, actor_id=admin.id) == []
