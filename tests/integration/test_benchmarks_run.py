@@ -49,3 +49,28 @@ def test_gateway_benchmark_prints_both_operations_against_the_baseline() -> None
         assert all(value > 0 for value in medians)
         assert row[5].endswith("x")
     assert "ratio <= 1.25:" in completed.stdout
+
+
+def test_broker_benchmark_splits_broker_time_from_aws_time() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "broker.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    rows = {
+        line[:34].strip(): line[34:].split()
+        for line in completed.stdout.splitlines()
+        if line.startswith(("full request", "waiting on AWS", "broker's own"))
+    }
+    assert set(rows) == {
+        "full request (client-observed)",
+        "waiting on AWS (STS, IAM)",
+        "broker's own time",
+    }
+    full, aws, own = (float(rows[name][0]) for name in rows)
+    assert full > aws > 0
+    assert own > 0
+    assert "requests per second" in completed.stdout

@@ -102,6 +102,31 @@ class ProbeSpaces:
         return space
 
 
+class CatalogViews:
+    """Recent reviewer views, per catalog object and principal; a view costs a guardrail
+    check per action of every entry, and both inputs are immutable values."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        # Strong references: a catalog's identity cannot be reused while it is held here.
+        self._views: dict[tuple[int, str], tuple[Catalog, Catalog]] = {}
+
+    def view(self, catalog: Catalog, principal: Principal, limits: GuardrailLimits) -> Catalog:
+        """The view of ``catalog`` for ``principal`` under ``limits``."""
+        key = (id(catalog), principal.model_dump_json() + limits.model_dump_json())
+        with self._lock:
+            held = self._views.get(key)
+            if held is not None and held[0] is catalog:
+                return held[1]
+        view = catalog_view(catalog, principal, limits)
+        with self._lock:
+            if len(self._views) >= self._size:
+                self._views.clear()
+            self._views[key] = (catalog, view)
+        return view
+
+
 @dataclass(frozen=True, slots=True)
 class Broker:
     """The broker's dependencies, built once in the composition root."""
@@ -120,6 +145,7 @@ class Broker:
     # With a person available, a reviewer failure waits for them instead of denying.
     escalate_when_reviewer_fails: bool = False
     probe_spaces: ProbeSpaces = field(default_factory=ProbeSpaces)
+    views: CatalogViews = field(default_factory=CatalogViews)
 
 
 def validate_reason(reason: str) -> str:
@@ -197,7 +223,7 @@ def _decide(broker: Broker, record: RequestRecord) -> AccessResult:
         return _deny(broker, record, "The principal has no access policy.")
     record = record.model_copy(update={"policy_version": policy.version})
     catalog = broker.catalogs.catalog()
-    view = catalog_view(catalog, principal, broker.limits)
+    view = broker.views.view(catalog, principal, broker.limits)
     try:
         proposal = broker.reviewer.review(
             ReviewInput(

@@ -89,7 +89,10 @@ class Sensitivity(StrEnum):
     @property
     def rank(self) -> int:
         """Position in the order low < medium < high < critical."""
-        return list(Sensitivity).index(self)
+        return _RANK[self.value]
+
+
+_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 class Placement(StrEnum):

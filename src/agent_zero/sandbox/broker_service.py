@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from agent_zero.adapters.system import SystemClock
+from agent_zero.broker.access import Broker
 from agent_zero.domain.errors import UnavailableError
 from agent_zero.sandbox.demo_bank import DemoBank
 from agent_zero.sandbox.moto_host import MotoHost
 from agent_zero.sandbox.record import SandboxRecord
 from agent_zero.settings import Settings
-from agent_zero.web.api import create_app
+from agent_zero.web.api import RateLimiter, create_app
 from agent_zero.web.auth import (
     AgentKey,
     CognitoTokenVerifier,
@@ -87,6 +88,9 @@ class BrokerApi:
 def _bind(port: int) -> socket.socket:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this; without it small responses wait ~40 ms for a
+    # delayed ACK (uvicorn sets it only on sockets it creates itself).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         listener.bind((LOOPBACK, port))
     except OSError:
@@ -98,11 +102,18 @@ def _bind(port: int) -> socket.socket:
 
 
 def start_broker_api(
-    *, settings: Settings, record: SandboxRecord, bank: DemoBank, moto: MotoHost, port: int
+    *,
+    settings: Settings,
+    record: SandboxRecord,
+    bank: DemoBank,
+    moto: MotoHost,
+    port: int,
+    broker: Broker | None = None,
+    limiter: RateLimiter | None = None,
 ) -> BrokerApi:
-    """Build the broker against the sandbox and serve its API."""
+    """Build the broker against the sandbox (unless given one) and serve its API."""
     clock = SystemClock()
-    broker = sandbox_broker(settings)
+    broker = broker or sandbox_broker(settings)
     authenticator = RequestAuthenticator(
         tokens=CognitoTokenVerifier(
             issuer=record.cognito.issuer,
@@ -116,7 +127,7 @@ def start_broker_api(
             region=record.region,
         ),
     )
-    app = create_app(broker, authenticator)
+    app = create_app(broker, authenticator, limiter=limiter)
     listener = _bind(port)
     config = uvicorn.Config(
         app, host=LOOPBACK, port=listener.getsockname()[1], log_level="warning", access_log=False
