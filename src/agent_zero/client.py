@@ -88,6 +88,12 @@ class AccessAnswer:
         return dict(found) if isinstance(found, dict) else None
 
     @property
+    def console_url(self) -> str | None:
+        """A one-time console sign-in link (a secret), when one was asked for and allowed."""
+        found = self.body.get("console_url")
+        return str(found) if found else None
+
+    @property
     def reasons(self) -> list[str]:
         """Why, for denials and pending requests."""
         return list(self.body.get("reasons") or [])
@@ -132,10 +138,15 @@ class BrokerClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def request_access(self, reason: str, *, idempotency_key: str | None = None) -> AccessAnswer:
-        """POST /v1/access-requests; denials and pending requests are answers, not errors."""
+    def request_access(
+        self, reason: str, *, idempotency_key: str | None = None, console: bool = False
+    ) -> AccessAnswer:
+        """POST /v1/access-requests; denials and pending requests are answers, not errors.
+
+        With ``console``, staff get a one-time console sign-in link as ``console_url``.
+        """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        body = json.dumps({"reason": reason}).encode()
+        body = json.dumps({"reason": reason, "console": console}).encode()
         return self._answer(self._send("POST", "/v1/access-requests", body, headers))
 
     def get(self, request_id: str) -> AccessAnswer:

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import botocore.session
 
+from agent_zero.adapters.aws.console import FederationConsoleSignIn
 from agent_zero.adapters.aws.iam import IamRevocationPolicy, IamRolePolicySource
 from agent_zero.adapters.aws.sts import StsCredentialMinter, refreshing_role_credentials
 from agent_zero.adapters.sqlite import (
@@ -120,6 +121,11 @@ def sandbox_broker(
         clock=system_clock,
         ids=RandomIds(),
         escalate_when_reviewer_fails=settings.escalate_when_reviewer_fails,
+        # The sandbox's stand-in console shows what the session may do.
+        console=FederationConsoleSignIn(
+            federation_url=f"{record.aws_endpoint_url}/federation",
+            destination=f"{record.aws_endpoint_url}/console",
+        ),
     )
 
 

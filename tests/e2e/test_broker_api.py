@@ -3,6 +3,8 @@ from a scripted model server, STS through the gateway, and IAM at the data plane
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -205,3 +207,31 @@ def test_revocation_over_http_cuts_live_credentials(stack: Stack) -> None:
     with pytest.raises(ClientError) as raised:
         query(dynamodb, table, "c-1002")
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_staff_get_a_one_time_console_link_that_shows_what_the_session_may_do(
+    stack: Stack,
+) -> None:
+    stack.model.enqueue(approve("support-tickets", "dynamodb:Query"))
+    with stack.client_for("kwame.mensah") as broker:
+        answer = broker.request_access("Working ticket T-1042 for a customer.", console=True)
+    link = answer.console_url
+    assert link is not None
+    assert link.startswith(stack.record.aws_endpoint_url + "/federation?Action=login")
+    with urllib.request.urlopen(link, timeout=5) as page:
+        html = page.read().decode()
+    assert "assumed-role/agent-zero-target-customer-data/" in html
+    assert "dynamodb:Query" in html
+    assert ">Allow<" in html
+    with pytest.raises(urllib.error.HTTPError) as second:  # single use
+        urllib.request.urlopen(link, timeout=5)
+    second.value.close()
+    assert second.value.code == 403
+
+
+def test_customers_get_credentials_but_no_console_link(stack: Stack) -> None:
+    stack.model.enqueue(approve("account-balances", "dynamodb:Query"))
+    with stack.client_for("alice.moreau") as broker:
+        answer = broker.request_access("My balance.", console=True)
+    assert answer.credentials is not None
+    assert answer.console_url is None

@@ -21,6 +21,7 @@ from agent_zero.broker.ports import (
     AuditLog,
     CatalogSource,
     Clock,
+    ConsoleSignIn,
     CredentialMinter,
     IdSource,
     MintRequest,
@@ -44,7 +45,7 @@ from agent_zero.domain.errors import (
     UnavailableError,
 )
 from agent_zero.domain.outcomes import Outcome, OutcomeStatus, Violation
-from agent_zero.domain.principals import Principal
+from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.domain.requests import (
     MAX_REASON_CHARS,
@@ -65,6 +66,7 @@ class AccessCommand(DomainModel):
     reason: str
     acting_agent_id: str | None = None
     client_request_id: str | None = None
+    console: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class AccessResult:
     record: RequestRecord
     credentials: Credentials | None = None
     session_policy: str | None = None  # the compiled policy, shown with the credentials
+    console_url: str | None = None  # a one-time console sign-in link, for staff humans
 
     @property
     def outcome(self) -> Outcome | None:
@@ -144,6 +147,9 @@ class Broker:
     limits: GuardrailLimits = field(default_factory=GuardrailLimits)
     # With a person available, a reviewer failure waits for them instead of denying.
     escalate_when_reviewer_fails: bool = False
+    console: ConsoleSignIn | None = None
+    # Only people in these groups may turn credentials into a console session.
+    console_groups: frozenset[str] = frozenset({"admins", "employees", "staff"})
     probe_spaces: ProbeSpaces = field(default_factory=ProbeSpaces)
     views: CatalogViews = field(default_factory=CatalogViews)
 
@@ -201,6 +207,7 @@ def request_access(broker: Broker, command: AccessCommand) -> AccessResult:
         received_at=now,
         acting_agent_id=command.acting_agent_id,
         client_request_id=command.client_request_id,
+        console=command.console,
     )
     stored = broker.requests.create(RequestRecord(request=request, state=RequestState.RECEIVED))
     if stored.request_id != request.request_id:
@@ -375,7 +382,23 @@ def issue(
         # it is revoked so that nobody who learns of it can use it either.
         _withdraw(broker, record, mint)
         raise UnavailableError("the issue could not be recorded; nothing was granted") from None
-    return AccessResult(record, credentials, compiled.text)
+    return AccessResult(
+        record, credentials, compiled.text, _console_url(broker, record, principal, credentials)
+    )
+
+
+def _console_url(
+    broker: Broker, record: RequestRecord, principal: Principal, credentials: Credentials
+) -> str | None:
+    wanted = record.request.console and broker.console is not None
+    if not wanted or principal.kind is not PrincipalKind.HUMAN:
+        return None
+    if not principal.in_any_group(broker.console_groups) or broker.console is None:
+        return None
+    try:
+        return broker.console.url_for(credentials)
+    except AgentZeroError:
+        return None  # the credentials still work; the link is a convenience
 
 
 def _withdraw(broker: Broker, record: RequestRecord, mint: MintRequest) -> None:

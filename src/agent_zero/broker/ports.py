@@ -155,6 +155,14 @@ class CredentialMinter(Protocol):
         ...
 
 
+class ConsoleSignIn(Protocol):
+    """Turns session credentials into a console sign-in link (a secret, ~15 minutes)."""
+
+    def url_for(self, credentials: Credentials) -> str:
+        """The sign-in URL; raises UnavailableError when the federation endpoint fails."""
+        ...
+
+
 class Revoker(Protocol):
     """Makes live sessions useless (STS sessions cannot be deleted, only denied)."""
 

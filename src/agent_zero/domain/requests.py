@@ -29,6 +29,7 @@ class AccessRequest(DomainModel):
     # Set when an agent asks on behalf of a signed-in person; both identities are verified.
     acting_agent_id: PrincipalId | None = None
     client_request_id: ClientRequestId | None = None
+    console: bool = False  # a console sign-in link is wanted (staff humans only get one)
 
 
 class RequestState(StrEnum):

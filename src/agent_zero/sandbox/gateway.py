@@ -27,6 +27,7 @@ from agent_zero.sandbox.callers import (
     resolve_caller,
     secret_for,
 )
+from agent_zero.sandbox.console import FederationEndpoint
 from agent_zero.sandbox.forwarding import (
     MAX_BODY_BYTES,
     MAX_UNSIGNED_BODY_BYTES,
@@ -136,6 +137,7 @@ class Gateway:
         self.region = region
         self.clock = clock
         self.max_skew = max_skew
+        self.federation = FederationEndpoint(state=state, moto=moto)
         self._in_flight = 0
         self._closing = False
         self._quiet = threading.Condition()
@@ -178,6 +180,15 @@ class Gateway:
             return self._json(
                 start_response, 200, {"status": "ok", "account_id": self.state.account_id}
             )
+        if path == "/federation" and environ["REQUEST_METHOD"] == "GET":
+            try:
+                status, content_type, body = self.federation.handle(
+                    environ.get("QUERY_STRING", ""), self.clock()
+                )
+            except AwsError as error:
+                return self._answer(start_response, render("sts", error))
+            answer = HttpAnswer(status, (("Content-Type", content_type),), body)
+            return self._answer(start_response, answer)
         if path.startswith("/moto-api"):
             # moto's control API (reset, recorder) has no auth and never leaves the process.
             return self._answer(

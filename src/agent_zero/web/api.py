@@ -176,6 +176,8 @@ def result_response(result: AccessResult) -> JSONResponse:
             "expiration": credentials.expiration.isoformat(),
         }
         body["session_policy"] = result.session_policy
+        if result.console_url:
+            body["console_url"] = result.console_url
     if status is OutcomeStatus.DENIED:
         return JSONResponse(body, status_code=403, headers={"Cache-Control": "no-store"})
     if status is OutcomeStatus.PENDING or result.record.state is RequestState.RECEIVED:
@@ -255,6 +257,7 @@ def create_app(
             reason=body.reason,
             acting_agent_id=identity.acting_agent_id,
             client_request_id=client_id,
+            console=body.console,
         )
         result = await _in_thread(request_access, broker, command)
         return result_response(result)
