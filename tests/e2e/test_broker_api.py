@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from agent_zero.client import AccessDeniedError, BrokerClient, SigV4Key
-from agent_zero.domain.errors import AuthenticationError
+from agent_zero.domain.errors import AuthenticationError, ConflictError
 from agent_zero.sandbox.broker_service import BrokerApi, start_broker_api
 from agent_zero.sandbox.demo_bank import demo_bank
 from agent_zero.sandbox.record import SandboxRecord, write_record
@@ -235,3 +236,71 @@ def test_customers_get_credentials_but_no_console_link(stack: Stack) -> None:
         answer = broker.request_access("My balance.", console=True)
     assert answer.credentials is not None
     assert answer.console_url is None
+
+
+def escalate() -> Structured:
+    return Structured(
+        {
+            "decision": "escalate",
+            "grants": [],
+            "duration_seconds": 900,
+            "risk": "high",
+            "rationale": "A person should decide.",
+        }
+    )
+
+
+def test_a_person_approves_end_to_end_and_the_requester_collects_once(stack: Stack) -> None:
+    stack.model.enqueue(escalate())
+    with stack.client_for("ben.okafor") as customer:
+        pending = customer.request_access("Unusual: I need all my statements for a mortgage.")
+        assert pending.status == "pending"
+        assert pending.credentials is None
+        admin_headers = {"Authorization": f"Bearer {stack.sign_in('priya.raman')}"}
+        with httpx.Client(base_url=stack.api.url) as admin:
+            queue = admin.get("/v1/access-requests?status=pending", headers=admin_headers).json()
+            assert pending.request_id in [r["request_id"] for r in queue["requests"]]
+            approved = admin.post(
+                f"/v1/access-requests/{pending.request_id}/approve",
+                json={
+                    "grants": [{"resource_key": "transactions", "actions": ["dynamodb:Query"]}],
+                    "duration_seconds": 900,
+                },
+                headers=admin_headers,
+            )
+            assert approved.status_code == 200
+        collected = customer.get(pending.request_id)
+        assert collected.credentials is not None
+        dynamodb = stack.dynamodb(BrokerClient.session_from(collected, region="us-east-1"))
+        assert query(dynamodb, stack.record.tables["transactions"], "c-1002")["Count"] >= 1
+        with pytest.raises(ConflictError):
+            customer.get(pending.request_id)
+
+
+def test_a_retry_with_the_same_key_never_mints_twice(stack: Stack) -> None:
+    stack.model.enqueue(approve("account-balances", "dynamodb:Query"))
+    with stack.client_for("alice.moreau") as broker:
+        first = broker.request_access("Balance check.", idempotency_key="retry-7")
+        again = broker.request_access("Balance check.", idempotency_key="retry-7")
+    assert first.request_id == again.request_id
+    assert first.credentials is not None
+    assert again.credentials is None
+    assert len(stack.model.chat_requests) == 1  # the retry did not even reach the reviewer
+
+
+def test_a_vague_reason_the_model_declines_is_denied(stack: Stack) -> None:
+    stack.model.enqueue(
+        Structured(
+            {
+                "decision": "deny",
+                "grants": [],
+                "duration_seconds": 900,
+                "risk": "medium",
+                "rationale": "The reason does not say what is needed or why.",
+            }
+        )
+    )
+    with stack.client_for("alice.moreau") as broker:
+        answer = broker.request_access("stuff")
+    assert answer.status == "denied"
+    assert answer.reasons == ["The reason does not say what is needed or why."]

@@ -67,6 +67,7 @@ class AccessCommand(DomainModel):
     acting_agent_id: str | None = None
     client_request_id: str | None = None
     console: bool = False
+    verified_by: str = "unspecified"  # how the entry point proved the identity (audited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +213,14 @@ def request_access(broker: Broker, command: AccessCommand) -> AccessResult:
     stored = broker.requests.create(RequestRecord(request=request, state=RequestState.RECEIVED))
     if stored.request_id != request.request_id:
         return AccessResult(stored)  # a retry: the same outcome, never a second credential
-    _audit(broker, AuditEvent.RECEIVED, stored, acting_agent=command.acting_agent_id)
+    _audit(
+        broker,
+        AuditEvent.RECEIVED,
+        stored,
+        acting_agent=command.acting_agent_id,
+        verified_by=command.verified_by,
+        reason=reason[:MAX_REASON_CHARS],
+    )
     return _decide(broker, stored)
 
 

@@ -59,6 +59,9 @@ class CallerIdentity(Protocol):
     @property
     def acting_agent_id(self) -> str | None: ...
 
+    @property
+    def method(self) -> str: ...
+
 
 class Authenticator(Protocol):
     """Verifies a request's bearer token or signature (raises AuthenticationError)."""
@@ -258,6 +261,7 @@ def create_app(
             acting_agent_id=identity.acting_agent_id,
             client_request_id=client_id,
             console=body.console,
+            verified_by=identity.method,
         )
         result = await _in_thread(request_access, broker, command)
         return result_response(result)

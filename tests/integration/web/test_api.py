@@ -20,6 +20,7 @@ from support.broker_world import APPROVE_READ, READ_OWN, World
 class Identity:
     principal_id: str
     acting_agent_id: str | None = None
+    method: str = "test-token"
 
 
 class TokenAuthenticator:
@@ -176,6 +177,9 @@ def test_an_agent_acting_for_a_person_is_recorded(
         )
     assert answer.json()["principal_id"] == customer.id
     assert answer.json()["acting_agent_id"] == support_agent.id
+    received = world.audit.records(request_id=answer.json()["request_id"])[0]
+    assert received.details["verified_by"] == "test-token"
+    assert received.details["reason"] == "customer asks about rent"
 
 
 def test_retries_with_an_idempotency_key_get_the_first_outcome(
