@@ -1,11 +1,13 @@
 """The full request flow over HTTP, split into the broker's own time and the wait on AWS.
 
 A customer's access request goes through the real stack: HTTP to the broker API,
-Cognito token verification, SQLite stores and audit chain (fsync), the
-guardrails, the compiler and the containment proof, and STS/IAM calls through
-the sandbox gateway. The reviewer is scripted and instant, so the numbers are
-the broker's, not a model's. The AWS wait (AssumeRole, GetRolePolicy) is timed
-around each call and subtracted from the client-observed latency.
+Cognito token verification, SQLite stores and the audit chain (the write-ahead
+record fsynced), the guardrails, the compiler and the containment proof, and
+STS/IAM calls through the sandbox gateway. The sandbox runs in its own process,
+as AWS would be, so its work is not counted as the broker's. The reviewer is
+scripted and instant, so the numbers are the broker's, not a model's. The AWS
+wait (AssumeRole, GetRolePolicy) is timed around each call and subtracted from
+the client-observed latency.
 
     .venv/bin/python benchmarks/broker.py [--quick]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import multiprocessing
 import platform
 import statistics
 import tempfile
@@ -37,7 +40,7 @@ from agent_zero.domain.credentials import Credentials
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.sandbox.broker_service import start_broker_api
 from agent_zero.sandbox.demo_bank import demo_bank
-from agent_zero.sandbox.record import write_record
+from agent_zero.sandbox.record import read_record, write_record
 from agent_zero.sandbox.runtime import Sandbox
 from agent_zero.sandbox.seed import Endpoint, seed_demo_bank
 from agent_zero.settings import Settings
@@ -98,30 +101,45 @@ def p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def run_sandbox(data_dir: str, ready: Any, stop: Any) -> None:
+    """The sandbox in a child process: start, seed, write sandbox.json, wait."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    sandbox = Sandbox(Path(data_dir), gateway_port=0, snapshot_interval=3600)
+    sandbox.start()
+    try:
+        bank = demo_bank()
+        root = sandbox.root
+        record = seed_demo_bank(
+            Endpoint(sandbox.endpoint_url, bank.region, root.access_key_id, root.secret_access_key),
+            bank,
+            previous=None,
+            progress=lambda _m: None,
+        )
+        write_record(Path(data_dir), record)
+        ready.set()
+        stop.wait()
+    finally:
+        sandbox.stop()
+
+
 def main() -> None:
     """Run the flow and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     iterations = 30 if parser.parse_args().quick else 400
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
+    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(scratch) / "data"
-        sandbox = Sandbox(data_dir, gateway_port=0)
-        sandbox.start()
+        ready, stop = context.Event(), context.Event()
+        child = context.Process(target=run_sandbox, args=(str(data_dir), ready, stop))
+        child.start()
         api = None
         try:
+            if not ready.wait(120):
+                raise SystemExit("the sandbox did not start")
+            record = read_record(data_dir)
+            assert record is not None
             bank = demo_bank()
-            root = sandbox.root
-            record = seed_demo_bank(
-                Endpoint(
-                    sandbox.endpoint_url, bank.region, root.access_key_id, root.secret_access_key
-                ),
-                bank,
-                previous=None,
-                progress=lambda _m: None,
-            )
-            write_record(data_dir, record)
             grant = Grant(resource_key="account-balances", actions=("dynamodb:Query",))
             reviewer = ScriptedReviewer(
                 Proposal(decision=ProposalDecision.APPROVE, grants=(grant,), duration_seconds=900)
@@ -129,43 +147,27 @@ def main() -> None:
             settings = Settings(data_dir=data_dir)
             plain: Broker = sandbox_broker(settings, reviewer=reviewer)
             timer = AwsTimer()
-            broker = dataclasses.replace(
-                plain,
-                minter=TimedMinter(plain.minter, timer),
-                catalogs=TimedCatalog(plain.catalogs, timer),
-            )
             server_aws: list[float] = []
-            original_mint = broker.minter.mint
+            timed_minter = TimedMinter(plain.minter, timer)
 
-            def mint_and_note(request: MintRequest) -> Credentials:
-                credentials = original_mint(request)
-                server_aws.append(timer.take())
-                return credentials
+            class NotingMinter:
+                def mint(self, request: MintRequest) -> Credentials:
+                    credentials = timed_minter.mint(request)
+                    server_aws.append(timer.take())
+                    return credentials
 
-            broker.minter.mint = mint_and_note  # type: ignore[method-assign]
+            broker = dataclasses.replace(
+                plain, minter=NotingMinter(), catalogs=TimedCatalog(plain.catalogs, timer)
+            )
             api = start_broker_api(
                 settings=settings,
                 record=record,
                 bank=bank,
-                moto=sandbox.moto,
                 port=0,
                 broker=broker,
                 limiter=RateLimiter(per_minute=1_000_000, burst=1_000_000),
             )
-            public = boto3.client(
-                "cognito-idp",
-                endpoint_url=record.aws_endpoint_url,
-                region_name=record.region,
-                config=Config(signature_version=UNSIGNED),
-            )
-            token = public.initiate_auth(
-                ClientId=record.cognito.client_id,
-                AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={
-                    "USERNAME": "alice.moreau",
-                    "PASSWORD": record.user("alice.moreau").password,
-                },
-            )["AuthenticationResult"]["AccessToken"]
+            token = sign_in(record)
             totals: list[float] = []
             with httpx.Client(base_url=api.url, timeout=30) as client:
                 headers = {"Authorization": f"Bearer {token}"}
@@ -184,14 +186,37 @@ def main() -> None:
         finally:
             if api is not None:
                 api.stop()
-            sandbox.stop()
+            stop.set()
+            child.join(30)
+    report(totals, [seconds * 1000 for seconds in server_aws[-len(totals) :]])
 
-    aws = [seconds * 1000 for seconds in server_aws[-len(totals) :]]
+
+def sign_in(record: Any) -> str:
+    """A real Cognito access token for the customer."""
+    public = boto3.client(
+        "cognito-idp",
+        endpoint_url=record.aws_endpoint_url,
+        region_name=record.region,
+        config=Config(signature_version=UNSIGNED),
+    )
+    answer = public.initiate_auth(
+        ClientId=record.cognito.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={
+            "USERNAME": "alice.moreau",
+            "PASSWORD": record.user("alice.moreau").password,
+        },
+    )
+    return str(answer["AuthenticationResult"]["AccessToken"])
+
+
+def report(totals: list[float], aws: list[float]) -> None:
+    """Print the table."""
     own = [total - wait for total, wait in zip(totals, aws, strict=True)]
     elapsed = sum(totals) / 1000
     print(
         f"agent-zero broker benchmark | Python {platform.python_version()} | "
-        f"{platform.machine()} | HTTP on 127.0.0.1, one client, SQLite with fsync"
+        f"{platform.machine()} | HTTP on 127.0.0.1, one client; the sandbox in its own process"
     )
     print()
     print(f"{'measure':<34} {'p50 ms':>8} {'p99 ms':>8} {'samples':>8}  target")

@@ -24,6 +24,7 @@ from agent_zero.sandbox.demo_bank import demo_bank
 from agent_zero.sandbox.record import SandboxRecord, write_record
 from agent_zero.sandbox.seed import Endpoint, seed_demo_bank
 from agent_zero.settings import Settings
+from agent_zero.web.api import RateLimiter
 from e2e.conftest import RunningSandbox, start_sandbox
 from support.model_server import HttpError, ScriptedModelServer, Structured, run_model_server
 
@@ -75,7 +76,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             llm_timeout_seconds=3.0,
         )
         api = start_broker_api(
-            settings=settings, record=record, bank=bank, moto=running.sandbox.moto, port=0
+            settings=settings,
+            record=record,
+            bank=bank,
+            moto=running.sandbox.moto,
+            port=0,
+            # Many requests per principal in one module; the limiter has its own tests.
+            limiter=RateLimiter(per_minute=10_000, burst=1_000),
         )
         try:
             yield Stack(running, record, api, model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import socket
 import threading
 import time
@@ -39,6 +40,18 @@ def agent_keys(moto: MotoHost, agents: dict[str, str]) -> Callable[[str], AgentK
         if key is None or not key.active or key.user_name not in agents:
             return None
         return AgentKey(secret_access_key=key.secret_access_key, principal_id=agents[key.user_name])
+
+    return lookup
+
+
+def recorded_agent_key(record: SandboxRecord, agent_id: str) -> Callable[[str], AgentKey | None]:
+    """The agent's key as sandbox.json records it (for a broker outside the sandbox process)."""
+    key = record.agent_credentials
+
+    def lookup(access_key_id: str) -> AgentKey | None:
+        if not hmac.compare_digest(access_key_id, key.access_key_id):
+            return None
+        return AgentKey(secret_access_key=key.secret_access_key, principal_id=agent_id)
 
     return lookup
 
@@ -106,8 +119,8 @@ def start_broker_api(
     settings: Settings,
     record: SandboxRecord,
     bank: DemoBank,
-    moto: MotoHost,
     port: int,
+    moto: MotoHost | None = None,
     broker: Broker | None = None,
     limiter: RateLimiter | None = None,
 ) -> BrokerApi:
@@ -122,7 +135,11 @@ def start_broker_api(
             clock=clock.now,
         ),
         signatures=SigV4Authenticator(
-            secret_for=agent_keys(moto, {bank.agent.iam_user_name: bank.agent.id}),
+            secret_for=(
+                agent_keys(moto, {bank.agent.iam_user_name: bank.agent.id})
+                if moto is not None
+                else recorded_agent_key(record, bank.agent.id)
+            ),
             clock=clock.now,
             region=record.region,
         ),

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
 from agent_zero.broker.administration import (
@@ -188,6 +189,23 @@ def result_response(result: AccessResult) -> JSONResponse:
     return JSONResponse(body, status_code=200, headers={"Cache-Control": "no-store"})
 
 
+class BoundedBodies:
+    """Refuses declared bodies over the limit before anything reads them (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            declared = headers.get(b"content-length", b"0")
+            if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+                response = _error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
@@ -212,14 +230,7 @@ def create_app(
     async def unexpected(_request: Request, _error_value: Exception) -> JSONResponse:
         return _error(500, "internal_error", "the broker failed; nothing was issued")
 
-    @app.middleware("http")
-    async def bounded_bodies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            return _error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
-        return await call_next(request)
+    app.add_middleware(BoundedBodies)
 
     async def caller(request: Request) -> CallerIdentity:
         body = await request.body()

@@ -22,6 +22,10 @@ from agent_zero.domain.audit import (
 )
 from agent_zero.domain.errors import UnavailableError
 
+# MINTING is written before STS is called: on a power loss the session it names can
+# still be found (its name is the request id) and revoked, even if ISSUED is lost.
+DURABLE_EVENTS = frozenset({AuditEvent.MINTING})
+
 
 class SqliteAuditLog:
     """The chained log; each append reads the last link and adds the next in one transaction."""
@@ -39,7 +43,8 @@ class SqliteAuditLog:
         details: Mapping[str, AuditValue],
     ) -> AuditRecord:
         """Chain and store one record; UnavailableError when it could not be stored."""
-        with self._database.writing() as connection:
+        # The write-ahead record of credentials about to exist must survive a power loss.
+        with self._database.writing(durable=event in DURABLE_EVENTS) as connection:
             last = connection.execute(
                 "SELECT sequence, hash, body FROM audit_records ORDER BY sequence DESC LIMIT 1"
             ).fetchone()

@@ -98,10 +98,22 @@ class SqliteDatabase:
         self._connection = connection
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
-        with self._lock, _transaction(self._open_connection(), "BEGIN IMMEDIATE") as connection:
-            yield connection
+    def writing(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error.
+
+        ``durable`` fsyncs this commit (and every earlier one, which share the WAL)
+        before returning, for records that must outlive a power loss.
+        """
+        with self._lock:
+            connection = self._open_connection()
+            if durable:
+                connection.execute("PRAGMA synchronous = FULL")
+            try:
+                with _transaction(connection, "BEGIN IMMEDIATE") as inside:
+                    yield inside
+            finally:
+                if durable:
+                    connection.execute("PRAGMA synchronous = NORMAL")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -195,8 +207,9 @@ def _connect(path: Path | str, *, busy_timeout_ms: int) -> sqlite3.Connection:
         raise unavailable(error) from None
     try:
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        # FULL: a commit is on disk before it returns; the MINTING record must outlive a crash.
-        connection.execute("PRAGMA synchronous = FULL")
+        # NORMAL in WAL mode: a commit survives a process crash; a power loss may lose the
+        # newest commits. writing(durable=True) makes one commit reach the disk first.
+        connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as error:
         connection.close()
