@@ -3,10 +3,12 @@ from a scripted model server, STS through the gateway, and IAM at the data plane
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,7 +20,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from agent_zero.client import AccessDeniedError, BrokerClient, SigV4Key
-from agent_zero.domain.errors import AuthenticationError, ConflictError
+from agent_zero.domain.errors import AuthenticationError, ConflictError, UnavailableError
 from agent_zero.sandbox.broker_service import BrokerApi, start_broker_api
 from agent_zero.sandbox.demo_bank import demo_bank
 from agent_zero.sandbox.record import SandboxRecord, write_record
@@ -35,6 +37,7 @@ class Stack:
     record: SandboxRecord
     api: BrokerApi
     model: ScriptedModelServer
+    data_dir: Path
 
     def sign_in(self, username: str) -> str:
         public = boto3.client(
@@ -85,7 +88,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             limiter=RateLimiter(per_minute=10_000, burst=1_000),
         )
         try:
-            yield Stack(running, record, api, model)
+            yield Stack(running, record, api, model, data_dir)
         finally:
             api.stop()
             running.sandbox.stop()
@@ -311,3 +314,70 @@ def test_a_vague_reason_the_model_declines_is_denied(stack: Stack) -> None:
         answer = broker.request_access("stuff")
     assert answer.status == "denied"
     assert answer.reasons == ["The reason does not say what is needed or why."]
+
+
+def test_a_principal_without_a_policy_is_denied_without_asking_the_model(stack: Stack) -> None:
+    from agent_zero.adapters.sqlite import SqliteDatabase, SqlitePrincipalDirectory
+    from agent_zero.domain.principals import Principal, PrincipalKind
+    from agent_zero.wiring import BROKER_DATABASE
+
+    idp = stack.running.client("cognito-idp")
+    pool = stack.record.cognito.user_pool_id
+    idp.admin_create_user(UserPoolId=pool, Username="new.hire", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(
+        UserPoolId=pool, Username="new.hire", Password="Fresh-Start-2026!", Permanent=True
+    )
+    with SqliteDatabase(stack.data_dir / BROKER_DATABASE) as database:
+        SqlitePrincipalDirectory(database).put(
+            Principal(
+                id="new.hire",
+                kind=PrincipalKind.HUMAN,
+                display_name="New Hire",
+                groups=frozenset({"employees"}),
+            )
+        )
+    public = boto3.client(
+        "cognito-idp",
+        endpoint_url=stack.record.aws_endpoint_url,
+        region_name=stack.record.region,
+        config=Config(signature_version=UNSIGNED),
+    )
+    token = public.initiate_auth(
+        ClientId=stack.record.cognito.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "new.hire", "PASSWORD": "Fresh-Start-2026!"},
+    )["AuthenticationResult"]["AccessToken"]
+    with BrokerClient(stack.api.url, bearer_token=token) as broker:
+        answer = broker.request_access("Read the operations metrics.")
+    assert answer.status == "denied"
+    assert answer.reasons == ["The principal has no access policy."]
+    assert stack.model.chat_requests == []
+
+
+def test_when_sts_refuses_the_caller_gets_a_clear_503_and_nothing_is_issued(stack: Stack) -> None:
+    iam = stack.running.client("iam")
+    role = "agent-zero-target-customer-data"
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    iam.update_assume_role_policy(
+        RoleName=role,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{stack.record.account_id}:root"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"sts:ExternalId": "nobody-sends-this"}},
+                    }
+                ],
+            }
+        ),
+    )
+    stack.model.enqueue(approve("account-balances", "dynamodb:Query"))
+    try:
+        with stack.client_for("alice.moreau") as broker, pytest.raises(UnavailableError) as raised:
+            broker.request_access("Balance before rent.")
+        assert "nothing was granted" in raised.value.message
+    finally:
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
