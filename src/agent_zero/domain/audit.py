@@ -127,3 +127,18 @@ def verify_chain(records: list[AuditRecord]) -> list[str]:
             problems.append(f"record {record.sequence} was altered after it was written")
         expected_previous = record.hash
     return problems
+
+
+def head_problems(records: list[AuditRecord], head: tuple[int, str] | None) -> list[str]:
+    """Breaks between a chain and its stored head (sequence, hash): cut-off records show here."""
+    if head is None:
+        return ["the log has records but no head"] if records else []
+    head_sequence, head_hash = head
+    if not records:
+        return [f"the log is empty but its head is record {head_sequence}"]
+    last = records[-1]
+    if last.sequence < head_sequence:
+        return [f"the log ends at record {last.sequence} but its head is record {head_sequence}"]
+    if (last.sequence, last.hash) != (head_sequence, head_hash):
+        return [f"the log's last record {last.sequence} does not match its head"]
+    return []

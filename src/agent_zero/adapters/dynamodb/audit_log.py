@@ -40,6 +40,7 @@ from agent_zero.domain.audit import (
     AuditRecord,
     AuditValue,
     chain_record,
+    head_problems,
     verify_chain,
 )
 from agent_zero.domain.errors import UnavailableError
@@ -144,7 +145,7 @@ class DynamoDBAuditLog:
                 problems.append(f"record {sequence} is filed under columns that do not match it")
             records.append(record)
         problems.extend(verify_chain(records))
-        problems.extend(_head_problems(records, None if head is None else _marker(head)))
+        problems.extend(head_problems(records, None if head is None else _marker(head)))
         return problems
 
     def _link(self, record: AuditRecord, *, previous: AuditRecord | None) -> list[dict[str, Any]]:
@@ -238,17 +239,3 @@ def _marker(head: Item) -> tuple[int, str]:
     """The sequence and hash the head names (0 and "" when unreadable, which never match)."""
     sequence = head.get("head_sequence", {}).get("N", "0")
     return (int(sequence) if sequence.isdigit() else 0, str(head.get("head_hash", {}).get("S", "")))
-
-
-def _head_problems(records: list[AuditRecord], head: tuple[int, str] | None) -> list[str]:
-    if head is None:
-        return ["the log has records but no head"] if records else []
-    head_sequence, head_hash = head
-    if not records:
-        return [f"the log is empty but its head is record {head_sequence}"]
-    last = records[-1]
-    if last.sequence < head_sequence:
-        return [f"the log ends at record {last.sequence} but its head is record {head_sequence}"]
-    if (last.sequence, last.hash) != (head_sequence, head_hash):
-        return [f"the log's last record {last.sequence} does not match its head"]
-    return []

@@ -18,6 +18,7 @@ from agent_zero.domain.audit import (
     AuditRecord,
     AuditValue,
     chain_record,
+    head_problems,
     verify_chain,
 )
 from agent_zero.domain.errors import UnavailableError
@@ -107,19 +108,5 @@ class SqliteAuditLog:
                 problems.append(f"record {sequence} is filed under columns that do not match it")
             records.append(record)
         problems.extend(verify_chain(records))
-        problems.extend(_head_problems(records, head))
+        problems.extend(head_problems(records, head))
         return problems
-
-
-def _head_problems(records: list[AuditRecord], head: tuple[int, str] | None) -> list[str]:
-    if head is None:
-        return ["the log has records but no head"] if records else []
-    head_sequence, head_hash = head
-    if not records:
-        return [f"the log is empty but its head is record {head_sequence}"]
-    last = records[-1]
-    if last.sequence < head_sequence:
-        return [f"the log ends at record {last.sequence} but its head is record {head_sequence}"]
-    if (last.sequence, last.hash) != (head_sequence, head_hash):
-        return [f"the log's last record {last.sequence} does not match its head"]
-    return []
