@@ -12,9 +12,8 @@ from agent_zero.adapters.dynamodb.stores import (
     DynamoDBPolicyStore,
     DynamoDBPrincipalDirectory,
     DynamoDBRequestStore,
-    DynamoDBTables,
-    create_tables,
 )
+from agent_zero.adapters.dynamodb.tables import DynamoDBTables, create_tables
 
 __all__ = [
     "DynamoDBAuditLog",

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from agent_zero.adapters.dynamodb.stores import (
+from agent_zero.adapters.dynamodb.tables import (
     BY_REQUEST,
     Item,
     WriteCancelledError,
