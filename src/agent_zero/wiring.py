@@ -117,7 +117,9 @@ def sandbox_broker(
         ),
         reviewer=reviewer or build_reviewer(settings),
         minter=StsCredentialMinter(sts),
-        revoker=IamRevocationPolicy(iam, policy_name=settings.revocation_policy_name),
+        revoker=IamRevocationPolicy(
+            iam, policy_name=settings.revocation_policy_name, clock=system_clock.now
+        ),
         clock=system_clock,
         ids=RandomIds(),
         escalate_when_reviewer_fails=settings.escalate_when_reviewer_fails,

@@ -14,6 +14,7 @@ import contextlib
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from agent_zero.broker.containment import ProbeSpace, prove_containment
 from agent_zero.broker.guardrails import GuardrailLimits, check_proposal
@@ -209,6 +210,7 @@ def request_access(broker: Broker, command: AccessCommand) -> AccessResult:
         acting_agent_id=command.acting_agent_id,
         client_request_id=command.client_request_id,
         console=command.console,
+        verified_by=command.verified_by,
     )
     stored = broker.requests.create(RequestRecord(request=request, state=RequestState.RECEIVED))
     if stored.request_id != request.request_id:
@@ -229,6 +231,11 @@ def _decide(broker: Broker, record: RequestRecord) -> AccessResult:
     principal = broker.directory.get(request.principal_id)
     if principal is None or not principal.enabled:
         return _deny(broker, record, "The principal is unknown or disabled.")
+    acting_agent = (
+        broker.directory.get(request.acting_agent_id) if request.acting_agent_id else None
+    )
+    if not _kind_fits_proof(principal, acting_agent, request.verified_by):
+        return _deny(broker, record, "The identity was proven in a way this principal cannot use.")
     if request.acting_agent_id is not None:
         agent = broker.directory.get(request.acting_agent_id)
         if agent is None or not agent.enabled:
@@ -277,6 +284,18 @@ def _decide(broker: Broker, record: RequestRecord) -> AccessResult:
     if needs_person(proposal.grants, catalog):
         return _pending(broker, record, proposal, "These resources need a person's approval.")
     return issue(broker, record, principal, proposal.grants, proposal.duration_seconds)
+
+
+def _kind_fits_proof(principal: Principal, agent: Principal | None, verified_by: str) -> bool:
+    # A Cognito token is a person's; a bare SigV4 key is an agent's; an agent acting for
+    # someone acts for a person. A user named like an agent cannot become the agent.
+    if verified_by == "cognito":
+        return principal.kind is PrincipalKind.HUMAN and agent is None
+    if verified_by == "sigv4":
+        if agent is None:
+            return principal.kind is PrincipalKind.AGENT
+        return principal.kind is PrincipalKind.HUMAN and agent.kind is PrincipalKind.AGENT
+    return True  # in-process entry points (tests, administration scripts) vouch for themselves
 
 
 def needs_person(grants: tuple[Grant, ...], catalog: Catalog) -> bool:
@@ -388,7 +407,7 @@ def issue(
     except AgentZeroError:
         # The session exists but its record is incomplete: it is never handed out, and
         # it is revoked so that nobody who learns of it can use it either.
-        _withdraw(broker, record, mint)
+        _withdraw(broker, record, mint, credentials.expiration)
         raise UnavailableError("the issue could not be recorded; nothing was granted") from None
     return AccessResult(
         record, credentials, compiled.text, _console_url(broker, record, principal, credentials)
@@ -399,7 +418,8 @@ def _console_url(
     broker: Broker, record: RequestRecord, principal: Principal, credentials: Credentials
 ) -> str | None:
     wanted = record.request.console and broker.console is not None
-    if not wanted or principal.kind is not PrincipalKind.HUMAN:
+    # A console session is a person's own; an agent acting for them never gets one.
+    if not wanted or principal.kind is not PrincipalKind.HUMAN or record.request.acting_agent_id:
         return None
     if not principal.in_any_group(broker.console_groups) or broker.console is None:
         return None
@@ -409,9 +429,13 @@ def _console_url(
         return None  # the credentials still work; the link is a convenience
 
 
-def _withdraw(broker: Broker, record: RequestRecord, mint: MintRequest) -> None:
+def _withdraw(
+    broker: Broker, record: RequestRecord, mint: MintRequest, expires_at: datetime
+) -> None:
     try:
-        broker.revoker.revoke(role_arn=mint.role_arn, session_name=mint.session_name)
+        broker.revoker.revoke(
+            role_arn=mint.role_arn, session_name=mint.session_name, expires_at=expires_at
+        )
     finally:
         stored = broker.requests.get(record.request_id) or record
         # The store may be what failed; the revocation above is what matters.

@@ -76,13 +76,9 @@ def write_policy(
         raise InvalidInputError(f"a policy is 1 to {MAX_POLICY_TEXT} characters of text")
     if broker.directory.get(principal_id) is None:
         raise InvalidInputError(f"there is no principal {principal_id}")
-    policy = broker.policies.write(
-        principal_id,
-        text=body,
-        author_id=actor_id,
-        at=broker.clock.now(),
-        expected_version=expected_version,
-    )
+    if principal_id == actor_id:
+        raise PermissionDeniedError("nobody writes their own access policy")
+    # Write-ahead: the change is on record before it takes effect.
     broker.audit.append(
         AuditEvent.POLICY_CHANGED,
         at=broker.clock.now(),
@@ -90,11 +86,17 @@ def write_policy(
         principal_id=principal_id,
         details={
             "author": actor_id,
-            "version": policy.version,
+            "version": expected_version + 1,
             "text_sha256": hashlib.sha256(body.encode()).hexdigest(),
         },
     )
-    return policy
+    return broker.policies.write(
+        principal_id,
+        text=body,
+        author_id=actor_id,
+        at=broker.clock.now(),
+        expected_version=expected_version,
+    )
 
 
 def put_principal(broker: Broker, *, actor_id: str, principal: Principal) -> Principal:
@@ -102,7 +104,6 @@ def put_principal(broker: Broker, *, actor_id: str, principal: Principal) -> Pri
     grant = _require_grant(broker, actor_id, PRINCIPAL_DIRECTORY, WRITE_PRINCIPAL)
     if principal.id == actor_id:
         raise PermissionDeniedError("nobody changes their own groups or attributes")
-    broker.directory.put(principal)
     broker.audit.append(
         AuditEvent.PRINCIPAL_CHANGED,
         at=broker.clock.now(),
@@ -114,7 +115,8 @@ def put_principal(broker: Broker, *, actor_id: str, principal: Principal) -> Pri
             "groups": tuple(sorted(principal.groups)),
             "enabled": principal.enabled,
         },
-    )
+    )  # written ahead of the change it records
+    broker.directory.put(principal)
     return principal
 
 

@@ -8,6 +8,8 @@ requester collects them, once, so no secret is ever stored.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from agent_zero.broker.access import AccessResult, Broker, compile_and_prove, issue
 from agent_zero.broker.guardrails import check_proposal
 from agent_zero.domain.audit import AuditEvent
@@ -24,6 +26,8 @@ from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.domain.requests import RequestRecord, RequestState
 
 APPROVER_GROUP = "admins"
+# How long an approved request waits to be collected before the approval lapses.
+COLLECT_WINDOW = timedelta(minutes=15)
 
 
 def _record(broker: Broker, request_id: str) -> RequestRecord:
@@ -86,18 +90,7 @@ def approve_request(
         reasons=(f"Approved by {approver.id}.",),
         policy_version=record.policy_version,
     )
-    updated = broker.requests.replace(
-        record.model_copy(
-            update={
-                "state": RequestState.APPROVED,
-                "outcome": outcome,
-                "decided_by": approver.id,
-                "decided_at": broker.clock.now(),
-                "revision": record.revision + 1,
-                "updated_at": broker.clock.now(),
-            }
-        )
-    )
+    # Write-ahead: the approval is on record before it can be used.
     broker.audit.append(
         AuditEvent.APPROVED,
         at=broker.clock.now(),
@@ -109,7 +102,18 @@ def approve_request(
             "duration_seconds": duration_seconds,
         },
     )
-    return updated
+    return broker.requests.replace(
+        record.model_copy(
+            update={
+                "state": RequestState.APPROVED,
+                "outcome": outcome,
+                "decided_by": approver.id,
+                "decided_at": broker.clock.now(),
+                "revision": record.revision + 1,
+                "updated_at": broker.clock.now(),
+            }
+        )
+    )
 
 
 def deny_request(
@@ -127,7 +131,14 @@ def deny_request(
         reasons=(text,),
         policy_version=record.policy_version,
     )
-    updated = broker.requests.replace(
+    broker.audit.append(
+        AuditEvent.DENIED,
+        at=broker.clock.now(),
+        request_id=request_id,
+        principal_id=record.request.principal_id,
+        details={"approver": approver.id, "reason": text[:500]},
+    )
+    return broker.requests.replace(
         record.model_copy(
             update={
                 "state": RequestState.DENIED,
@@ -139,31 +150,50 @@ def deny_request(
             }
         )
     )
-    broker.audit.append(
-        AuditEvent.DENIED,
-        at=broker.clock.now(),
-        request_id=request_id,
-        principal_id=record.request.principal_id,
-        details={"approver": approver.id, "reason": text[:500]},
-    )
-    return updated
 
 
 def collect_credentials(broker: Broker, request_id: str, *, principal_id: str) -> AccessResult:
-    """The requester's credentials for a request a person approved: minted now, once."""
+    """The requester's credentials for a request a person approved: minted now, once.
+
+    The approval lapses after ``COLLECT_WINDOW``; the rules are checked again
+    against the requester and the catalog as they are now, and against the policy
+    version the approval was made under; the record is claimed with a
+    compare-and-set before STS is called, so two collections never mint twice.
+    """
     record = _record(broker, request_id)
     if record.request.principal_id != principal_id:
         # Not "forbidden": nobody else may even learn that the request exists.
         raise NotFoundError(f"there is no request {request_id}")
     if record.state is not RequestState.APPROVED or record.decided_by is None:
         return AccessResult(record)
-    if record.session is not None or record.revoked_at is not None:
+    if record.collected_at is not None or record.session is not None or record.revoked_at:
         raise ConflictError("the credentials of this request were already collected")
+    now = broker.clock.now()
+    if record.decided_at is None or now > record.decided_at + COLLECT_WINDOW:
+        raise ConflictError("the approval has lapsed; ask again")
     requester = broker.directory.get(principal_id)
     if requester is None or not requester.enabled or record.outcome is None:
         raise ConflictError("the requester is unknown or disabled")
+    policy = broker.policies.current(principal_id)
+    if policy is None or policy.version != record.policy_version:
+        raise ConflictError("the requester's policy changed since the approval; ask again")
     duration = record.outcome.duration_seconds or 900
-    return issue(broker, record, requester, record.outcome.grants, duration)
+    proposal = Proposal(
+        decision=ProposalDecision.APPROVE, grants=record.outcome.grants, duration_seconds=duration
+    )
+    violations = check_proposal(
+        proposal, principal=requester, catalog=broker.catalogs.catalog(), limits=broker.limits
+    )
+    if violations:
+        raise ConflictError(
+            "the approval no longer fits the rules: " + "; ".join(v.message for v in violations)
+        )
+    claimed = broker.requests.replace(
+        record.model_copy(
+            update={"collected_at": now, "revision": record.revision + 1, "updated_at": now}
+        )
+    )  # a concurrent collection loses here, before anything is minted
+    return issue(broker, claimed, requester, record.outcome.grants, duration)
 
 
 def revoke_request(broker: Broker, request_id: str, *, by: str) -> RequestRecord:
@@ -179,7 +209,9 @@ def revoke_request(broker: Broker, request_id: str, *, by: str) -> RequestRecord
         return record  # revoking twice changes nothing
     if record.session is not None:
         broker.revoker.revoke(
-            role_arn=record.session.role_arn, session_name=record.session.session_name
+            role_arn=record.session.role_arn,
+            session_name=record.session.session_name,
+            expires_at=record.session.expires_at,
         )
     # Broker-internal grants have no STS session: marking them revoked ends them.
     now = broker.clock.now()

@@ -166,8 +166,8 @@ class ConsoleSignIn(Protocol):
 class Revoker(Protocol):
     """Makes live sessions useless (STS sessions cannot be deleted, only denied)."""
 
-    def revoke(self, *, role_arn: str, session_name: str) -> None:
-        """Deny, from now on, every request of the role session with this name."""
+    def revoke(self, *, role_arn: str, session_name: str, expires_at: datetime) -> None:
+        """Deny, from now until ``expires_at`` at least, the role session with this name."""
         ...
 
 

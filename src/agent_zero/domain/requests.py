@@ -30,6 +30,7 @@ class AccessRequest(DomainModel):
     acting_agent_id: PrincipalId | None = None
     client_request_id: ClientRequestId | None = None
     console: bool = False  # a console sign-in link is wanted (staff humans only get one)
+    verified_by: str = "unspecified"  # how the entry point proved the identity
 
 
 class RequestState(StrEnum):
@@ -54,6 +55,7 @@ class RequestRecord(DomainModel):
     session: IssuedSession | None = None
     decided_by: PrincipalId | None = None  # the approver, for human decisions
     decided_at: datetime | None = None
+    collected_at: datetime | None = None  # claimed (compare-and-set) before minting, once
     revoked_by: PrincipalId | None = None
     revoked_at: datetime | None = None
     updated_at: datetime | None = None

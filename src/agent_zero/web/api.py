@@ -8,6 +8,7 @@ with stable codes; nothing a client sees carries a stack trace or a secret.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
 from agent_zero.broker.administration import (
@@ -40,6 +41,7 @@ from agent_zero.domain.errors import (
     AuthenticationError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
 )
 from agent_zero.domain.outcomes import OutcomeStatus
@@ -49,6 +51,7 @@ from agent_zero.domain.requests import MAX_REASON_CHARS, RequestRecord, RequestS
 from agent_zero.sandbox.sigv4 import HttpRequest
 
 MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class CallerIdentity(Protocol):
@@ -196,14 +199,42 @@ class BoundedBodies:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            declared = headers.get(b"content-length", b"0")
-            if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-                response = _error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = _error(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            await too_large(scope, receive, send)
+            return
+        # Read the body here, counting: a chunked body declares no length, and the app
+        # must never buffer more than the limit. It is then replayed to the app once.
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > MAX_BODY_BYTES:
+                await too_large(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -266,6 +297,8 @@ def create_app(
         identity = await caller(request)
         rate.take(identity.principal_id)
         client_id = request.headers.get("idempotency-key")
+        if client_id is not None and not IDEMPOTENCY_KEY.fullmatch(client_id):
+            raise InvalidInputError("Idempotency-Key is 1-128 characters of A-Z a-z 0-9 . _ : -")
         command = AccessCommand(
             principal_id=identity.principal_id,
             reason=body.reason,
@@ -318,7 +351,7 @@ def create_app(
             approve_request,
             broker,
             request_id,
-            approver_id=identity.principal_id,
+            approver_id=_person(identity),
             grants=grants,
             duration_seconds=body.duration_seconds,
         )
@@ -328,7 +361,7 @@ def create_app(
     async def deny(request: Request, request_id: str, body: DenyBody) -> JSONResponse:
         identity = await caller(request)
         record = await _in_thread(
-            deny_request, broker, request_id, approver_id=identity.principal_id, reason=body.reason
+            deny_request, broker, request_id, approver_id=_person(identity), reason=body.reason
         )
         return JSONResponse(record_view(record))
 
@@ -341,7 +374,7 @@ def create_app(
     @app.get("/v1/admin/principals")
     async def list_principals(request: Request) -> JSONResponse:
         identity = await caller(request)
-        require_admin(broker, identity.principal_id)
+        require_admin(broker, _person(identity))
         principals = broker.directory.list()
         return JSONResponse({"principals": [p.model_dump(mode="json") for p in principals]})
 
@@ -355,14 +388,14 @@ def create_app(
         except ValueError as error:
             raise InvalidInputError(f"the principal is not valid: {error}") from None
         written = await _in_thread(
-            put_principal, broker, actor_id=identity.principal_id, principal=principal
+            put_principal, broker, actor_id=_person(identity), principal=principal
         )
         return JSONResponse(written.model_dump(mode="json"))
 
     @app.get("/v1/admin/policies/{principal_id}")
     async def read_policy(request: Request, principal_id: str) -> JSONResponse:
         identity = await caller(request)
-        require_admin(broker, identity.principal_id)
+        require_admin(broker, _person(identity))
         history = broker.policies.history(principal_id)
         return JSONResponse(
             {
@@ -378,7 +411,7 @@ def create_app(
         policy = await _in_thread(
             write_policy,
             broker,
-            actor_id=identity.principal_id,
+            actor_id=_person(identity),
             principal_id=principal_id,
             text=body.text,
             expected_version=body.expected_version,
@@ -388,7 +421,7 @@ def create_app(
     @app.get("/v1/admin/catalog")
     async def read_catalog(request: Request) -> JSONResponse:
         identity = await caller(request)
-        require_admin(broker, identity.principal_id)
+        require_admin(broker, _person(identity))
         return JSONResponse(broker.catalogs.catalog().model_dump(mode="json"))
 
     @app.get("/v1/admin/audit")
@@ -398,7 +431,7 @@ def create_app(
         identity = await caller(request)
         page = audit_page(
             broker,
-            actor_id=identity.principal_id,
+            actor_id=_person(identity),
             request_id=request_id,
             offset=offset,
             limit=limit,
@@ -408,10 +441,19 @@ def create_app(
     @app.get("/v1/admin/audit/verify")
     async def check_audit(request: Request) -> JSONResponse:
         identity = await caller(request)
-        problems = await _in_thread(verify_audit, broker, actor_id=identity.principal_id)
+        problems = await _in_thread(verify_audit, broker, actor_id=_person(identity))
         return JSONResponse({"verified": not problems, "problems": problems})
 
     return app
+
+
+def _person(identity: CallerIdentity) -> str:
+    """The principal, when a person acts directly: decisions and administration are people's."""
+    if identity.acting_agent_id is not None:
+        raise PermissionDeniedError(
+            "an agent acting for someone cannot approve, deny or administer; a person decides"
+        )
+    return identity.principal_id
 
 
 def _is_admin(broker: Broker, principal_id: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -245,3 +246,54 @@ def test_admin_endpoints_read_for_admins_and_write_only_with_a_grant(
         assert "grant" in write.json()["message"]
         catalog = client.get("/v1/admin/catalog", headers=auth(admin.id)).json()
         assert "accounts" in {entry["key"] for entry in catalog["entries"]}
+
+
+def test_an_agent_acting_for_an_admin_cannot_decide_or_administer(
+    customer: Principal, admin: Principal, support_agent: Principal
+) -> None:
+    escalate = APPROVE_READ.model_copy(update={"decision": ProposalDecision.ESCALATE})
+    world = World([customer, admin, support_agent], ScriptedReviewer(escalate))
+    grant = {"resource_key": READ_OWN.resource_key, "actions": list(READ_OWN.actions)}
+    with client_for(world) as client:
+        pending = client.post(
+            "/v1/access-requests", json={"reason": "x"}, headers=auth(support_agent.id)
+        )
+        request_id = pending.json()["request_id"]
+        as_admin = auth(f"{support_agent.id}:for:{admin.id}")
+        approve = client.post(
+            f"/v1/access-requests/{request_id}/approve",
+            json={"grants": [grant], "duration_seconds": 900},
+            headers=as_admin,
+        )
+        assert approve.status_code == 403
+        assert "a person decides" in approve.json()["message"]
+        assert client.get("/v1/admin/audit", headers=as_admin).status_code == 403
+    assert world.requests.get(request_id).state.value == "pending"  # type: ignore[union-attr]
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit(world: World, customer: Principal) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"reason": "'
+        for _ in range(40):
+            yield b"x" * 4096
+        yield b'"}'
+
+    with client_for(world) as client:
+        answer = client.post(
+            "/v1/access-requests",
+            content=chunks(),
+            headers={**auth(customer.id), "Content-Type": "application/json"},
+        )
+    assert answer.status_code == 413
+    assert world.requests.list() == []
+
+
+@pytest.mark.parametrize("key", ["x" * 200, "has space", "bad/slash"])
+def test_a_malformed_idempotency_key_is_a_400(world: World, customer: Principal, key: str) -> None:
+    with client_for(world) as client:
+        answer = client.post(
+            "/v1/access-requests",
+            json={"reason": "x"},
+            headers={**auth(customer.id), "Idempotency-Key": key},
+        )
+    assert answer.status_code == 400

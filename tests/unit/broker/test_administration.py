@@ -14,7 +14,7 @@ from agent_zero.broker.administration import (
 )
 from agent_zero.broker.approvals import approve_request, revoke_request
 from agent_zero.domain.audit import AuditEvent
-from agent_zero.domain.errors import ConflictError, PermissionDeniedError
+from agent_zero.domain.errors import ConflictError, PermissionDeniedError, UnavailableError
 from agent_zero.domain.principals import Principal
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.domain.requests import RequestState
@@ -142,3 +142,19 @@ def test_the_audit_log_pages_and_verifies(
     second_page = audit_page(world.broker, actor_id=admin.id, request_id=None, offset=2, limit=2)
     assert second_page == everything[2:4]
     assert verify_audit(world.broker, actor_id=admin.id) == []
+
+
+def test_nobody_writes_their_own_policy_and_changes_are_recorded_first(
+    world: World, admin: Principal, second_admin: Principal, customer: Principal
+) -> None:
+    granted(world, admin, second_admin)
+    with pytest.raises(PermissionDeniedError, match="their own"):
+        write_policy(
+            world.broker, actor_id=admin.id, principal_id=admin.id, text="All.", expected_version=3
+        )
+    world.audit.fail_on = {AuditEvent.POLICY_CHANGED}
+    with pytest.raises(UnavailableError):
+        write_policy(
+            world.broker, actor_id=admin.id, principal_id=customer.id, text="X.", expected_version=3
+        )
+    assert world.broker.policies.current(customer.id).version == 3  # type: ignore[union-attr]

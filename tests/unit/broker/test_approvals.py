@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from agent_zero.adapters.memory import ScriptedReviewer
@@ -17,6 +19,7 @@ from agent_zero.domain.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    UnavailableError,
 )
 from agent_zero.domain.outcomes import OutcomeStatus
 from agent_zero.domain.principals import Principal
@@ -142,3 +145,72 @@ def test_revocation_reaches_the_revoker_and_is_recorded_once(
     revoke_request(world.broker, request_id, by=customer.id)
     assert len(world.revoker.revoked) == 1
     assert [r.event for r in world.audit.records(request_id=request_id)][-1] is AuditEvent.REVOKED
+
+
+def approved_request(world: World, customer: Principal, admin: Principal) -> str:
+    request_id = pending_request(world, customer)
+    approve_request(
+        world.broker, request_id, approver_id=admin.id, grants=(READ_OWN,), duration_seconds=900
+    )
+    return request_id
+
+
+def test_an_approval_lapses_if_not_collected_in_time(
+    world: World, customer: Principal, admin: Principal
+) -> None:
+    request_id = approved_request(world, customer, admin)
+    world.clock.advance(16 * 60)
+    with pytest.raises(ConflictError, match="lapsed"):
+        collect_credentials(world.broker, request_id, principal_id=customer.id)
+    assert world.minter.minted == []
+
+
+def test_collection_rechecks_the_rules_and_the_policy_version(
+    world: World, customer: Principal, admin: Principal
+) -> None:
+    request_id = approved_request(world, customer, admin)
+    world.broker.policies.write(
+        customer.id, text="Tighter.", author_id=admin.id, at=world.clock.now(), expected_version=3
+    )
+    with pytest.raises(ConflictError, match="policy changed"):
+        collect_credentials(world.broker, request_id, principal_id=customer.id)
+    other = approved_request(world, customer, admin)
+    # The customer leaves the bank: no key any more, so the row-scoped grant no longer fits.
+    world.broker.directory.put(customer.model_copy(update={"attributes": {}}))
+    with pytest.raises(ConflictError, match="no longer fits"):
+        collect_credentials(world.broker, other, principal_id=customer.id)
+    assert world.minter.minted == []
+
+
+def test_two_simultaneous_collections_mint_once(
+    world: World, customer: Principal, admin: Principal
+) -> None:
+    request_id = approved_request(world, customer, admin)
+    results: list[object] = []
+
+    def collect() -> None:
+        try:
+            results.append(collect_credentials(world.broker, request_id, principal_id=customer.id))
+        except ConflictError as error:
+            results.append(error)
+
+    threads = [threading.Thread(target=collect) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(world.minter.minted) == 1
+    assert sum(isinstance(r, ConflictError) for r in results) == 1
+    assert world.revoker.revoked == []  # the delivered session was not withdrawn
+
+
+def test_an_approval_is_on_record_before_it_can_be_used(
+    world: World, customer: Principal, admin: Principal
+) -> None:
+    request_id = pending_request(world, customer)
+    world.audit.fail_on = {AuditEvent.APPROVED}
+    with pytest.raises(UnavailableError):
+        approve_request(
+            world.broker, request_id, approver_id=admin.id, grants=(READ_OWN,), duration_seconds=900
+        )
+    assert world.requests.get(request_id).state is RequestState.PENDING  # type: ignore[union-attr]

@@ -10,20 +10,18 @@ import pytest
 from agent_zero.adapters.memory import (
     ScriptedReviewer,
 )
-from agent_zero.broker.access import (
-    catalog_view,
-)
+from agent_zero.broker.access import AccessCommand, catalog_view, request_access
 from agent_zero.broker.guardrails import GuardrailLimits
 from agent_zero.broker.ports import ReviewInput
 from agent_zero.domain.audit import AuditEvent, verify_chain
 from agent_zero.domain.catalog import Catalog
 from agent_zero.domain.errors import InvalidInputError, ReviewerUnavailableError, UnavailableError
 from agent_zero.domain.outcomes import OutcomeStatus, ViolationCode
-from agent_zero.domain.principals import Principal
+from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.domain.requests import RequestState
 from support.bank import DYNAMODB_ROLE, bank_entries, table_arn
-from support.broker_world import APPROVE_READ, World
+from support.broker_world import APPROVE_READ, REASON, World
 
 
 @pytest.fixture
@@ -258,3 +256,44 @@ def test_an_issue_that_cannot_be_recorded_is_withdrawn(world: World, customer: P
     assert world.revoker.revoked == [(minted.role_arn, minted.session_name)]
     [record] = world.requests.list()
     assert record.state is RequestState.FAILED
+
+
+@pytest.mark.parametrize(
+    ("principal_id", "agent", "verified_by", "allowed"),
+    [
+        ("alice", None, "cognito", True),
+        ("support-agent", None, "cognito", False),  # a user token named like an agent
+        ("support-agent", None, "sigv4", True),
+        ("alice", None, "sigv4", False),  # a bare agent key cannot be a person
+        ("alice", "support-agent", "sigv4", True),
+        ("alice", "sam", "sigv4", False),  # only agents act for people
+    ],
+)
+def test_the_principal_kind_must_fit_how_the_identity_was_proven(
+    world: World, principal_id: str, agent: str | None, verified_by: str, allowed: bool
+) -> None:
+    world.broker.directory.put(
+        Principal(id="sam", kind=PrincipalKind.HUMAN, display_name="Sam", groups=frozenset())
+    )
+    result = request_access(
+        world.broker,
+        AccessCommand(
+            principal_id=principal_id, reason=REASON, acting_agent_id=agent, verified_by=verified_by
+        ),
+    )
+    assert (result.credentials is not None) is allowed
+
+
+def test_an_agent_acting_for_staff_gets_no_console_link(
+    world: World, staff: Principal, support_agent: Principal
+) -> None:
+    class Console:
+        def url_for(self, credentials: object) -> str:
+            return "https://console.example/secret-link"
+
+    world.broker = dataclasses.replace(world.broker, console=Console())
+    own = world.ask(staff.id, console=True)
+    assert own.console_url == "https://console.example/secret-link"
+    for_them = world.ask(staff.id, console=True, acting_agent_id=support_agent.id)
+    assert for_them.credentials is not None
+    assert for_them.console_url is None

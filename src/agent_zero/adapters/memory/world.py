@@ -81,7 +81,7 @@ class RecordingRevoker:
     def __init__(self) -> None:
         self.revoked: list[tuple[str, str]] = []
 
-    def revoke(self, *, role_arn: str, session_name: str) -> None:
+    def revoke(self, *, role_arn: str, session_name: str, expires_at: datetime) -> None:
         """Record one revocation."""
         self.revoked.append((role_arn, session_name))
 
