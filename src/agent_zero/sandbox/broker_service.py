@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
+from agent_zero.adapters.in_process_broker import InProcessBroker
 from agent_zero.adapters.system import SystemClock
+from agent_zero.agent.support import Resource, TurnDeps
 from agent_zero.broker.access import Broker
 from agent_zero.domain.errors import UnavailableError
+from agent_zero.review.llm import LlmReviewerConfig, model_opener
 from agent_zero.sandbox.demo_bank import DemoBank
 from agent_zero.sandbox.moto_host import MotoHost
 from agent_zero.sandbox.record import SandboxRecord
 from agent_zero.settings import Settings
+from agent_zero.web.agent_ws import AgentRuntime, add_agent_socket
 from agent_zero.web.api import RateLimiter, create_app
 from agent_zero.web.auth import (
     AgentKey,
@@ -114,6 +119,45 @@ def _bind(port: int) -> socket.socket:
     return listener
 
 
+def agent_runtime(
+    *, settings: Settings, record: SandboxRecord, bank: DemoBank, broker: Broker
+) -> AgentRuntime:
+    """The support agent in the sandbox: the configured model, the broker in-process."""
+    open_model = None
+    if settings.llm_provider != "none":
+        open_model = model_opener(
+            LlmReviewerConfig(
+                provider=settings.llm_provider,
+                model=settings.llm_model,
+                base_url=settings.llm_base_url,
+                api_key=settings.llm_api_key,
+                timeout_seconds=settings.llm_timeout_seconds,
+            )
+        )
+    catalog = broker.catalogs.catalog()
+    resources = {
+        entry.key: Resource(
+            table=(entry.arn or "").rsplit("table/", 1)[-1],
+            partition_key=entry.row_scope.partition_key if entry.row_scope else "",
+        )
+        for entry in catalog
+        if entry.arn and ":table/" in entry.arn and "/index/" not in entry.arn
+    }
+    data = MintedDynamoDBFactory(region=record.region, endpoint_url=record.aws_endpoint_url)
+
+    def deps_for(username: str, _token: str) -> TurnDeps:
+        user = broker.directory.get(username)
+        return TurnDeps(
+            user_id=username,
+            broker=InProcessBroker(broker, agent_id=bank.agent.id, user_id=username),
+            data=data,
+            resources=resources,
+            owner_key=user.attribute("customer_key") if user else None,
+        )
+
+    return AgentRuntime(open_model=open_model, deps_for=deps_for)
+
+
 def start_broker_api(
     *,
     settings: Settings,
@@ -127,13 +171,14 @@ def start_broker_api(
     """Build the broker against the sandbox (unless given one) and serve its API."""
     clock = SystemClock()
     broker = broker or sandbox_broker(settings)
+    token_verifier = CognitoTokenVerifier(
+        issuer=record.cognito.issuer,
+        client_id=record.cognito.client_id,
+        jwks=HttpJwksSource(record.cognito.jwks_url),
+        clock=clock.now,
+    )
     authenticator = RequestAuthenticator(
-        tokens=CognitoTokenVerifier(
-            issuer=record.cognito.issuer,
-            client_id=record.cognito.client_id,
-            jwks=HttpJwksSource(record.cognito.jwks_url),
-            clock=clock.now,
-        ),
+        tokens=token_verifier,
         signatures=SigV4Authenticator(
             secret_for=(
                 agent_keys(moto, {bank.agent.iam_user_name: bank.agent.id})
@@ -145,6 +190,11 @@ def start_broker_api(
         ),
     )
     app = create_app(broker, authenticator, limiter=limiter)
+    add_agent_socket(
+        app,
+        tokens=token_verifier,
+        runtime=agent_runtime(settings=settings, record=record, bank=bank, broker=broker),
+    )
     listener = _bind(port)
     config = uvicorn.Config(
         app, host=LOOPBACK, port=listener.getsockname()[1], log_level="warning", access_log=False

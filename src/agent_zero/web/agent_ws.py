@@ -1,0 +1,118 @@
+"""``GET /v1/agent/ws``: the support agent over a WebSocket, one user per connection.
+
+The user's Cognito access token comes from the web session cookie or, for
+non-browser clients, the ``Sec-WebSocket-Protocol`` header as ``bearer,
+<token>`` (never the query string, which ends up in logs). Each message starts
+one turn; a disconnect cancels the turn in flight. Frames follow
+``agent_zero.agent.frames``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
+from agent_zero.agent.support import ModelOpener, TurnDeps, build_agent, run_turn
+from agent_zero.domain.errors import AgentZeroError
+
+SESSION_COOKIE = "agent_zero_session"
+BEARER_PROTOCOL = "bearer"
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class TokenVerifier(Protocol):
+    """Verifies a user's access token and names the user."""
+
+    def verify(self, token: str) -> Any:
+        """An object with ``username``; raises AuthenticationError."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRuntime:
+    """What turns need beyond the connection: the model and per-user dependencies."""
+
+    open_model: ModelOpener | None  # None: no model configured
+    deps_for: Callable[[str, str], TurnDeps]  # (username, access token) → the turn's deps
+
+
+class _SocketSink:
+    def __init__(self, socket: WebSocket) -> None:
+        self._socket = socket
+
+    async def send(self, frame: ServerFrame) -> None:
+        await self._socket.send_text(frame.model_dump_json())
+
+
+def _token(socket: WebSocket) -> tuple[str | None, str | None]:
+    offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",")]
+    if len(offered) == 2 and offered[0] == BEARER_PROTOCOL and offered[1]:
+        return offered[1], BEARER_PROTOCOL
+    return socket.cookies.get(SESSION_COOKIE), None
+
+
+def add_agent_socket(app: FastAPI, *, tokens: TokenVerifier, runtime: AgentRuntime) -> None:
+    """Mount the agent's WebSocket on the app."""
+    agent = build_agent()
+
+    @app.websocket("/v1/agent/ws")
+    async def agent_socket(socket: WebSocket) -> None:
+        token, subprotocol = _token(socket)
+        try:
+            username = str(tokens.verify(token or "").username)
+        except AgentZeroError:
+            await socket.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await socket.accept(subprotocol=subprotocol)
+        sink = _SocketSink(socket)
+        running: asyncio.Task[None] | None = None
+        try:
+            while True:
+                raw = await socket.receive_text()
+                try:
+                    message = UserMessage.model_validate_json(raw)
+                except ValidationError:
+                    await sink.send(
+                        Error(id="-", code="invalid_message", message="Send {type, id, text}.")
+                    )
+                    continue
+                if runtime.open_model is None:
+                    await sink.send(
+                        Error(
+                            id=message.id,
+                            code="model_not_configured",
+                            message="No model is configured: set AGENT_ZERO_LLM_PROVIDER.",
+                        )
+                    )
+                    await sink.send(Done(id=message.id))
+                    continue
+                if running is not None and not running.done():
+                    await sink.send(
+                        Error(id=message.id, code="busy", message="One message at a time.")
+                    )
+                    continue
+                deps = runtime.deps_for(username, token or "")
+                running = asyncio.create_task(
+                    run_turn(
+                        agent,
+                        message_id=message.id,
+                        text=message.text,
+                        deps=deps,
+                        sink=sink,
+                        open_model=runtime.open_model,
+                    )
+                )
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if running is not None and not running.done():
+                running.cancel()  # nobody is listening: stop spending tokens and access
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await running

@@ -1,0 +1,66 @@
+"""The agent socket without a model: a clear error, never a hang or a crash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from agent_zero.agent.support import TurnDeps
+from agent_zero.domain.errors import AuthenticationError
+from agent_zero.web.agent_ws import AgentRuntime, add_agent_socket
+
+
+@dataclass(frozen=True)
+class Verified:
+    username: str
+
+
+class Tokens:
+    def verify(self, token: str) -> Verified:
+        if token != "good-token":
+            raise AuthenticationError("bad token")
+        return Verified("alice")
+
+
+def no_deps(_username: str, _token: str) -> TurnDeps:
+    raise AssertionError("no turn may start without a model")
+
+
+def app() -> FastAPI:
+    application = FastAPI()
+    add_agent_socket(application, tokens=Tokens(), runtime=AgentRuntime(None, no_deps))
+    return application
+
+
+def test_without_a_model_each_message_gets_model_not_configured() -> None:
+    with (
+        TestClient(app()) as client,
+        client.websocket_connect("/v1/agent/ws", subprotocols=["bearer", "good-token"]) as socket,
+    ):
+        socket.send_json({"type": "message", "id": "m-1", "text": "hello"})
+        error = socket.receive_json()
+        done = socket.receive_json()
+    assert error["type"] == "error"
+    assert error["code"] == "model_not_configured"
+    assert "AGENT_ZERO_LLM_PROVIDER" in error["message"]
+    assert done == {"type": "done", "id": "m-1"}
+
+
+def test_a_token_in_the_query_string_is_ignored() -> None:
+    with (
+        TestClient(app()) as client,
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/v1/agent/ws?token=good-token"),
+    ):
+        pass  # refused before the socket opens
+
+
+def test_the_session_cookie_authenticates_browsers() -> None:
+    client = TestClient(app(), cookies={"agent_zero_session": "good-token"})
+    with client, client.websocket_connect("/v1/agent/ws") as socket:
+        socket.send_json({"type": "message", "id": "m-2", "text": "hi"})
+        assert socket.receive_json()["code"] == "model_not_configured"
