@@ -153,3 +153,18 @@ def test_the_broker_reaches_the_world_only_through_its_ports(path: Path) -> None
         if problem != "imports I/O module threading"
     ]
     assert problems == [], f"{path.relative_to(SRC)}: {problems}"
+
+
+@pytest.mark.parametrize("path", _modules("agent"), ids=lambda p: str(p.relative_to(SRC)))
+def test_the_agent_reaches_the_world_only_through_its_ports(path: Path) -> None:
+    # The agent's model runs through pydantic-ai; AWS and the broker only through ports.
+    problems = [
+        problem
+        for problem in violations_in(
+            path.read_text(),
+            internal_allowed=("agent_zero.domain", "agent_zero.agent"),
+        )
+        if problem not in ("imports third-party pydantic_ai", "imports I/O module asyncio")
+        and not problem.startswith("imports third-party pydantic_ai.")
+    ]
+    assert problems == [], f"{path.relative_to(SRC)}: {problems}"
