@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent_zero.agent.ports import BrokerAnswer
-from agent_zero.client import BrokerClient, SigV4Key
+from agent_zero.client import AccessAnswer, BrokerClient, SigV4Key
 
 
 class BrokerApiAccess:
@@ -16,14 +16,25 @@ class BrokerApiAccess:
 
     def request_access(self, reason: str) -> BrokerAnswer:
         """One request; the credentials stay in the answer, which the model never sees."""
-        with BrokerClient(self._api_url, sigv4=self._agent_key, on_behalf_of=self._token) as client:
-            answer = client.request_access(reason)
-        grants = tuple(str(g["resource_key"]) for g in answer.body.get("grants", []))
-        return BrokerAnswer(
-            request_id=answer.request_id,
-            status=answer.status,
-            reasons=tuple(answer.reasons),
-            grants=grants,
-            credentials=answer.credentials,
-            expires_at=answer.body.get("expires_at"),
-        )
+        with self._client() as client:
+            return _answer(client.request_access(reason))
+
+    def collect(self, request_id: str) -> BrokerAnswer:
+        """The user's approved request's credentials (minted now, once)."""
+        with self._client() as client:
+            return _answer(client.get(request_id))
+
+    def _client(self) -> BrokerClient:
+        return BrokerClient(self._api_url, sigv4=self._agent_key, on_behalf_of=self._token)
+
+
+def _answer(answer: AccessAnswer) -> BrokerAnswer:
+    grants = tuple(str(g["resource_key"]) for g in answer.body.get("grants", []))
+    return BrokerAnswer(
+        request_id=answer.request_id,
+        status=answer.status,
+        reasons=tuple(answer.reasons),
+        grants=grants,
+        credentials=answer.credentials,
+        expires_at=answer.body.get("expires_at"),
+    )

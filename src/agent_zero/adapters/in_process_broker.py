@@ -8,7 +8,9 @@ signed on-behalf-of request carries over HTTP).
 from __future__ import annotations
 
 from agent_zero.agent.ports import BrokerAnswer
-from agent_zero.broker.access import AccessCommand, Broker, request_access
+from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
+from agent_zero.broker.administration import write_policy
+from agent_zero.broker.approvals import collect_credentials
 
 
 class InProcessBroker:
@@ -30,19 +32,47 @@ class InProcessBroker:
                 verified_by="sigv4",  # the agent's own identity, the user's verified token
             ),
         )
-        outcome = result.outcome
-        credentials = None
-        if result.credentials is not None:
-            credentials = {
-                "access_key_id": result.credentials.access_key_id,
-                "secret_access_key": result.credentials.secret_access_key.get_secret_value(),
-                "session_token": result.credentials.session_token.get_secret_value(),
-            }
-        return BrokerAnswer(
-            request_id=result.record.request_id,
-            status=result.record.state.value,
-            reasons=tuple(outcome.reasons) if outcome else (),
-            grants=tuple(g.resource_key for g in outcome.grants) if outcome else (),
-            credentials=credentials,
-            expires_at=outcome.expires_at.isoformat() if outcome and outcome.expires_at else None,
+        return _answer(result)
+
+    def collect(self, request_id: str) -> BrokerAnswer:
+        """The user's approved request's credentials (minted now, once)."""
+        return _answer(collect_credentials(self._broker, request_id, principal_id=self._user_id))
+
+
+def _answer(result: AccessResult) -> BrokerAnswer:
+    outcome = result.outcome
+    credentials = None
+    if result.credentials is not None:
+        credentials = {
+            "access_key_id": result.credentials.access_key_id,
+            "secret_access_key": result.credentials.secret_access_key.get_secret_value(),
+            "session_token": result.credentials.session_token.get_secret_value(),
+        }
+    return BrokerAnswer(
+        request_id=result.record.request_id,
+        status=result.record.state.value,
+        reasons=tuple(outcome.reasons) if outcome else (),
+        grants=tuple(g.resource_key for g in outcome.grants) if outcome else (),
+        credentials=credentials,
+        expires_at=outcome.expires_at.isoformat() if outcome and outcome.expires_at else None,
+    )
+
+
+class InProcessAdminDesk:
+    """Administration as the signed-in admin; the broker checks the admin's grants."""
+
+    def __init__(self, broker: Broker, *, admin_id: str) -> None:
+        self._broker = broker
+        self._admin_id = admin_id
+
+    def write_policy(self, principal_id: str, text: str) -> str:
+        """A new version of the principal's policy."""
+        current = self._broker.policies.current(principal_id)
+        written = write_policy(
+            self._broker,
+            actor_id=self._admin_id,
+            principal_id=principal_id,
+            text=text,
+            expected_version=current.version if current else 0,
         )
+        return f"Saved version {written.version} of {principal_id}'s policy."

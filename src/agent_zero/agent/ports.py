@@ -27,6 +27,34 @@ class AccessBroker(Protocol):
         """One access request; raises an AgentZeroError when the broker cannot be reached."""
         ...
 
+    def collect(self, request_id: str) -> BrokerAnswer:
+        """The user's earlier request: credentials once a person approved it."""
+        ...
+
+
+class AdminDesk(Protocol):
+    """Administration as the signed-in admin (the broker checks their grants)."""
+
+    def write_policy(self, principal_id: str, text: str) -> str:
+        """Write a new policy version; the outcome as a sentence."""
+        ...
+
+
+class Directory(Protocol):
+    """The sign-in directory, reached with one turn's minted credentials."""
+
+    def create_user(self, *, email: str, name: str, group: str) -> None:
+        """A new account in ``group``; raises an AgentZeroError when refused."""
+        ...
+
+
+class DirectoryFactory(Protocol):
+    """Opens the directory on a set of credentials."""
+
+    def open(self, credentials: Mapping[str, str]) -> Directory:
+        """A directory client that signs with exactly these credentials."""
+        ...
+
 
 class DataPlane(Protocol):
     """DynamoDB calls made with one turn's minted credentials, and nothing else."""

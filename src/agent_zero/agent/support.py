@@ -28,7 +28,14 @@ from pydantic_ai.models import Model
 from pydantic_ai.usage import UsageLimits
 
 from agent_zero.agent.frames import Ack, Delta, Done, Error, ToolFinished, ToolStarted
-from agent_zero.agent.ports import AccessBroker, BrokerAnswer, DataPlaneFactory, FrameSink
+from agent_zero.agent.ports import (
+    AccessBroker,
+    AdminDesk,
+    BrokerAnswer,
+    DataPlaneFactory,
+    DirectoryFactory,
+    FrameSink,
+)
 from agent_zero.domain.errors import AgentZeroError
 
 INSTRUCTIONS = """\
@@ -69,6 +76,8 @@ class TurnDeps:
     data: DataPlaneFactory
     resources: Mapping[str, Resource]  # catalog key → table facts
     owner_key: str | None = None  # the user's own partition key, when they have one
+    admin: AdminDesk | None = None  # only for administrators
+    directory: DirectoryFactory | None = None
     answer: BrokerAnswer | None = field(default=None, repr=False)
 
 
@@ -77,6 +86,22 @@ def _approved(deps: TurnDeps) -> BrokerAnswer | None:
     if answer is None or answer.status != "approved" or answer.credentials is None:
         return None
     return answer
+
+
+def _describe(answer: BrokerAnswer) -> str:
+    if answer.status == "approved" and answer.credentials is not None:
+        keys = ", ".join(answer.grants) or "nothing"
+        return f"Approved for: {keys}. The access ends at {answer.expires_at}."
+    if answer.status == "approved" and answer.grants:
+        # Broker-internal grants (policies, the directory of principals): no AWS session.
+        return f"Approved for: {', '.join(answer.grants)}."
+    if answer.status in ("pending", "approved"):
+        return (
+            f"A person must approve this first (request {answer.request_id}); tell the user "
+            "it is waiting for approval and to come back once it is approved."
+        )
+    reasons = "; ".join(answer.reasons) or "no reason given"
+    return f"Denied: {reasons}"
 
 
 def build_agent(model: Model | None = None) -> Agent[TurnDeps, str]:
@@ -93,13 +118,45 @@ def build_agent(model: Model | None = None) -> Agent[TurnDeps, str]:
         except AgentZeroError as error:
             return f"The access service is not available right now ({error.code})."
         ctx.deps.answer = answer
-        if answer.status == "approved":
-            keys = ", ".join(answer.grants) or "nothing"
-            return f"Approved for: {keys}. The access ends at {answer.expires_at}."
-        if answer.status == "pending":
-            return "A person must approve this first; tell the user it is waiting for approval."
-        reasons = "; ".join(answer.reasons) or "no reason given"
-        return f"Denied: {reasons}"
+        return _describe(answer)
+
+    @agent.tool
+    def check_access_request(ctx: RunContext[TurnDeps], request_id: str) -> str:
+        """Check an earlier request that waited for a person; use its access once approved."""
+        try:
+            answer = ctx.deps.broker.collect(request_id)
+        except AgentZeroError as error:
+            return f"That request cannot be used: {error.message}"
+        ctx.deps.answer = answer
+        return _describe(answer)
+
+    @agent.tool
+    def write_user_policy(ctx: RunContext[TurnDeps], principal: str, policy_text: str) -> str:
+        """Administrators: replace a user's access policy with a new version."""
+        if ctx.deps.admin is None:
+            return "Only administrators can change access policies."
+        try:
+            return ctx.deps.admin.write_policy(principal, policy_text)
+        except AgentZeroError as error:
+            return f"The policy was not changed: {error.message}"
+
+    @agent.tool
+    def create_user(
+        ctx: RunContext[TurnDeps], email: str, name: str, group: Literal["employee", "customer"]
+    ) -> str:
+        """Administrators: create a sign-in account in a group, with access granted this turn."""
+        answer = _approved(ctx.deps)
+        if ctx.deps.admin is None or ctx.deps.directory is None:
+            return "Only administrators can create accounts."
+        if answer is None or "user-directory" not in answer.grants:
+            return "No access yet: request access to the user directory first."
+        try:
+            ctx.deps.directory.open(answer.credentials or {}).create_user(
+                email=email, name=name, group=group
+            )
+        except AgentZeroError as error:
+            return f"The account was not created: {error.message}"
+        return f"Created {email} in {group}."
 
     @agent.tool
     def run_dynamodb_operation(
@@ -153,18 +210,30 @@ class TurnLimits:
 
 _DISPLAY = {
     "request_aws_access": "Asking for access",
+    "check_access_request": "Checking an approval",
     "run_dynamodb_operation": "Looking up your records",
+    "write_user_policy": "Updating an access policy",
+    "create_user": "Creating an account",
 }
 
 
 def _outcome(tool: str, content: str) -> Literal["ok", "denied", "pending", "failed"]:
-    if tool == "request_aws_access":
+    if tool in ("request_aws_access", "check_access_request"):
         if content.startswith("Approved"):
             return "ok"
         if content.startswith("A person"):
             return "pending"
         return "denied" if content.startswith("Denied") else "failed"
-    refused = ("No access", "That resource", "The data service", "There is no")
+    refused = (
+        "No access",
+        "That resource",
+        "The data service",
+        "There is no",
+        "Only administrators",
+        "The policy was not",
+        "The account was not",
+        "That request cannot",
+    )
     return "failed" if content.startswith(refused) else "ok"
 
 

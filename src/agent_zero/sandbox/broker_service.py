@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
-from agent_zero.adapters.in_process_broker import InProcessBroker
+from agent_zero.adapters.aws.directory import MintedCognitoFactory
+from agent_zero.adapters.in_process_broker import InProcessAdminDesk, InProcessBroker
 from agent_zero.adapters.system import SystemClock
 from agent_zero.agent.support import Resource, TurnDeps
 from agent_zero.broker.access import Broker
+from agent_zero.broker.approvals import APPROVER_GROUP
 from agent_zero.domain.errors import UnavailableError
 from agent_zero.review.llm import LlmReviewerConfig, model_opener
 from agent_zero.sandbox.demo_bank import DemoBank
@@ -145,14 +147,23 @@ def agent_runtime(
     }
     data = MintedDynamoDBFactory(region=record.region, endpoint_url=record.aws_endpoint_url)
 
+    directory = MintedCognitoFactory(
+        region=record.region,
+        user_pool_id=record.cognito.user_pool_id,
+        endpoint_url=record.aws_endpoint_url,
+    )
+
     def deps_for(username: str, _token: str) -> TurnDeps:
         user = broker.directory.get(username)
+        is_admin = user is not None and user.enabled and APPROVER_GROUP in user.groups
         return TurnDeps(
             user_id=username,
             broker=InProcessBroker(broker, agent_id=bank.agent.id, user_id=username),
             data=data,
             resources=resources,
             owner_key=user.attribute("customer_key") if user else None,
+            admin=InProcessAdminDesk(broker, admin_id=username) if is_admin else None,
+            directory=directory if is_admin else None,
         )
 
     return AgentRuntime(open_model=open_model, deps_for=deps_for)

@@ -504,11 +504,12 @@ def test_the_operations_role_scans_operational_tables_only(bank: DemoBank) -> No
     assert not allowed(policies, "dynamodb:GetItem", table_arn(bank, "customer-profiles"))
 
 
-def test_the_directory_role_cannot_change_groups_or_attributes(bank: DemoBank) -> None:
+def test_the_directory_role_cannot_change_existing_groups_or_attributes(bank: DemoBank) -> None:
     policies = policies_of(bank, "agent-zero-target-directory")
     pool = f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/{POOL_ID}"
     assert allowed(policies, "cognito-idp:AdminDisableUser", pool)
-    assert not allowed(policies, "cognito-idp:AdminAddUserToGroup", pool)
+    assert allowed(policies, "cognito-idp:AdminCreateUser", pool)  # onboarding
+    assert not allowed(policies, "cognito-idp:AdminRemoveUserFromGroup", pool)
     assert not allowed(policies, "cognito-idp:AdminUpdateUserAttributes", pool)
     assert not allowed(policies, "dynamodb:GetItem", table_arn(bank, "transactions"))
 

@@ -178,8 +178,9 @@ def _directory_entries(account_id: str, region: str, user_pool_id: str) -> list[
                 "The Cognito user pool every member of staff and every customer signs in "
                 "with: usernames, emails, group membership and account status. For the "
                 "identity administrator to verify identities, disable leavers' or "
-                "compromised accounts and sign out their sessions. Group membership and "
-                "customer keys cannot be changed through it."
+                "compromised accounts, sign out their sessions, and onboard new staff (create "
+                "an account and put it in its group). Existing accounts' groups and customer "
+                "keys cannot be changed through it."
             ),
             sensitivity=Sensitivity.CRITICAL,
             allowed_actions=frozenset(
@@ -190,6 +191,8 @@ def _directory_entries(account_id: str, region: str, user_pool_id: str) -> list[
                     "cognito-idp:ListUsersInGroup",
                     "cognito-idp:AdminDisableUser",
                     "cognito-idp:AdminUserGlobalSignOut",
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminAddUserToGroup",
                 }
             ),
             arn=f"arn:aws:cognito-idp:{region}:{account_id}:userpool/{user_pool_id}",

@@ -72,6 +72,9 @@ _OPERATIONS_ACTIONS = [
 # Reading the directory and shutting a user out; never changing groups or
 # attributes, which are the trusted facts the broker decides on.
 _DIRECTORY_ACTIONS = [
+    # Onboarding: a new account, put in its group at creation (person-approved grants only).
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:AdminDisableUser",
     "cognito-idp:AdminGetUser",
     "cognito-idp:AdminListGroupsForUser",
@@ -81,10 +84,8 @@ _DIRECTORY_ACTIONS = [
     "cognito-idp:ListUsersInGroup",
 ]
 _DIRECTORY_DENIED = [
-    "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:AdminRemoveUserFromGroup",
     "cognito-idp:AdminUpdateUserAttributes",
-    "cognito-idp:AdminCreateUser",
     "cognito-idp:AdminSetUserPassword",
     "cognito-idp:CreateGroup",
     "cognito-idp:UpdateGroup",
