@@ -33,6 +33,7 @@ WIRE_OF_SERVICE = {
 _JSON_CONTENT_TYPE = {
     "dynamodb": "application/x-amz-json-1.0",
     "cognito-idp": "application/x-amz-json-1.1",
+    "execute-api": "application/json",  # API Gateway's management API speaks REST-JSON
 }
 _QUERY_NAMESPACE = {
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
@@ -128,6 +129,8 @@ def access_denied(
         message = f"{head} with an explicit deny in {_EXPLICIT[denied_by]}"
     else:
         message = f"{head} because no {_IMPLICIT[denied_by]} allows the {action} action"
+    if service == "execute-api":
+        return AwsError("ForbiddenException", message, 403)
     wire = wire_of(service)
     if wire is Wire.JSON:
         return AwsError("AccessDeniedException", message, 400)

@@ -28,7 +28,9 @@ from agent_zero.domain.errors import UnavailableError
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-SERVICES = ("dynamodb", "iam", "sts", "cognito-idp", "s3")
+SERVICES = ("dynamodb", "iam", "sts", "cognito-idp", "s3", "apigatewaymanagementapi")
+# SigV4 names some services differently from moto's apps.
+MOTO_APP_OF_SERVICE = {"execute-api": "apigatewaymanagementapi"}
 PERSISTED_SERVICES = ("dynamodb", "iam", "cognito-idp", "s3")
 GLOBAL = "global"
 
@@ -103,7 +105,9 @@ class MotoHost:
         self, service: str, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes]:
         """Run one request through moto; its response is buffered, so the lock is short."""
-        app = self.app(service)
+        app = self.app(MOTO_APP_OF_SERVICE.get(service, service))
+        if service == "execute-api":
+            environ = _connection_path_only(environ)
         with self.lock:
             return list(app(environ, start_response))
 
@@ -231,6 +235,16 @@ class MotoHost:
             found = cognitoidp_backends[self.account_id][region].user_pool_domains.get(domain)
             return None if found is None else str(found.user_pool_id)
 
+    # --- API Gateway WebSocket connections (what a frame sink posted) --------------------
+
+    def posted_to_connection(self, region: str, connection_id: str) -> bytes:
+        """Everything posted to one WebSocket connection (the sandbox has no real socket)."""
+        from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+
+        with self.lock:
+            backend = apigatewaymanagementapi_backends[self.account_id][region]
+            return bytes(backend.get_connection(connection_id).data)
+
     # --- persistence ------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
@@ -310,3 +324,15 @@ def _install_pickle_hooks() -> None:
     from joserfc.jwk import RSAKey
 
     copyreg.pickle(RSAKey, _reduce_rsa_key)
+
+
+def _connection_path_only(environ: WSGIEnvironment) -> WSGIEnvironment:
+    # moto's route for /{api}/{stage}/@connections/{id} never matches under werkzeug 3, and
+    # its backend keeps connections per region anyway: hand it the /@connections/{id} form.
+    # The gateway has already judged the full path.
+    path = str(environ.get("PATH_INFO", "/"))
+    rewritten = dict(environ)
+    rewritten["PATH_INFO"] = path[path.find("/@connections/") :]
+    for raw in ("RAW_URI", "REQUEST_URI"):
+        rewritten.pop(raw, None)
+    return rewritten

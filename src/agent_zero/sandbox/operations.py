@@ -9,9 +9,11 @@ that only a wildcard grant allows, so an unknown request fails closed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from agent_zero.iam.actions import lookup_action
 from agent_zero.sandbox.aws_errors import AwsError
@@ -127,4 +129,32 @@ def read_operation(
     if service == "s3":
         name, checks = s3_checks(request)
         return Operation("s3", name, tuple(checks), {})
+    if service == "execute-api":
+        return _connections_operation(request, region=region, account=account)
     raise AwsError("UnrecognizedClientException", f"the sandbox does not emulate {service}")
+
+
+_CONNECTION_PATH = re.compile(
+    r"/([A-Za-z0-9]{1,32})/([A-Za-z0-9_-]{1,128})/@connections/([A-Za-z0-9=_-]{1,128})"
+)
+_CONNECTION_OPERATIONS = {
+    "POST": "PostToConnection",
+    "GET": "GetConnection",
+    "DELETE": "DeleteConnection",
+}
+
+
+def _connections_operation(request: HttpRequest, *, region: str, account: str) -> Operation:
+    # API Gateway's management API: /{api-id}/{stage}/@connections/{connection-id} (the
+    # sandbox's endpoint carries the API id in the path, where AWS has it in the host).
+    # botocore percent-encodes '@' and '='; the pattern refuses any decoded '/'.
+    match = _CONNECTION_PATH.fullmatch(unquote(request.raw_path))
+    name = _CONNECTION_OPERATIONS.get(request.method.upper())
+    if match is None or name is None or request.query_string:
+        raise AwsError("BadRequestException", "not a connection management call", 400)
+    api_id, stage, connection = match.groups()
+    resource = (
+        f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/"
+        f"{request.method.upper()}/@connections/{connection}"
+    )
+    return Operation("execute-api", name, (Check("execute-api:ManageConnections", resource),), {})

@@ -401,3 +401,54 @@ def test_creating_a_locked_public_bucket_needs_those_permissions() -> None:
         "s3:PutBucketObjectLockConfiguration",
         "s3:PutBucketVersioning",
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [("POST", "PostToConnection"), ("GET", "GetConnection"), ("DELETE", "DeleteConnection")],
+)
+def test_connection_management_is_checked_on_the_connections_arn(method: str, name: str) -> None:
+    # botocore percent-encodes '@' and '=' in the path.
+    found = operation("execute-api", method, "/a1b2c3/prod/%40connections/Ab_c%3D")
+    assert found.name == name
+    assert found.checks == (
+        Check(
+            "execute-api:ManageConnections",
+            f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3/prod/{method}/@connections/Ab_c=",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query"),
+    [
+        ("POST", "/a1b2c3/prod/@connections/abc%2F..%2Fother", ""),  # a '/' smuggled encoded
+        ("POST", "/a1b2c3/@connections/abc", ""),  # no stage
+        ("PUT", "/a1b2c3/prod/@connections/abc", ""),
+        ("POST", "/a1b2c3/prod/@connections/abc", "x=1"),
+        ("POST", "/a1b2c3/prod/connections/abc", ""),
+    ],
+)
+def test_anything_else_on_the_management_api_is_refused(method: str, path: str, query: str) -> None:
+    with pytest.raises(AwsError) as refused:
+        operation("execute-api", method, path, query)
+    assert refused.value.code == "BadRequestException"
+
+
+def test_management_api_denials_are_rest_json_forbidden() -> None:
+    result = EvaluationResult(Decision.IMPLICIT_DENY, (), PolicyKind.IDENTITY)
+    error = access_denied(
+        "execute-api",
+        caller_arn=f"arn:aws:iam::{ACCOUNT}:user/me",
+        action="execute-api:ManageConnections",
+        resource="arn:aws:execute-api:us-east-1:1:a/b/POST/@connections/c",
+        result=result,
+    )
+    answer = render("execute-api", error)
+    assert answer.status == 403
+    assert dict(answer.headers)["x-amzn-ErrorType"] == "ForbiddenException:"
+    assert dict(answer.headers)["Content-Type"] == "application/json"
+    assert (
+        "is not authorized to perform: execute-api:ManageConnections"
+        in (json.loads(answer.body)["message"])
+    )

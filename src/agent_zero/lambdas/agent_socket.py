@@ -1,0 +1,252 @@
+"""The support agent behind API Gateway's WebSocket API.
+
+``$connect`` verifies the user's access token (a ``bearer, <token>``
+subprotocol, as locally) and remembers the connection; ``message`` validates
+the frame and hands the turn to an asynchronous worker (a turn outlives API
+Gateway's 29-second integration limit); the worker runs the same ``run_turn``
+as the local WebSocket with a frame sink that posts through the management
+API; ``$disconnect`` forgets the connection, and a turn whose client is gone
+stops at its next frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
+from agent_zero.agent.support import build_agent, run_turn
+from agent_zero.domain.base import DomainModel
+from agent_zero.domain.errors import AgentZeroError, UnavailableError
+from agent_zero.web.agent_ws import BEARER_PROTOCOL, AgentRuntime, TokenVerifier
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+Response = dict[str, Any]
+
+
+class Connection(DomainModel):
+    """A connected user (the token is kept for on-behalf-of calls while connected)."""
+
+    connection_id: str
+    username: str
+    access_token: str
+
+
+class ConnectionStore(Protocol):
+    """Who is on which connection."""
+
+    def put(self, connection: Connection) -> None:
+        """Remember a connection."""
+        ...
+
+    def get(self, connection_id: str) -> Connection | None:
+        """The connection, or None once it is gone."""
+        ...
+
+    def remove(self, connection_id: str) -> None:
+        """Forget a connection."""
+        ...
+
+
+class InMemoryConnectionStore:
+    """Connections in a dict (tests; one process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[str, Connection] = {}
+
+    def put(self, connection: Connection) -> None:
+        """Remember."""
+        with self._lock:
+            self._connections[connection.connection_id] = connection
+
+    def get(self, connection_id: str) -> Connection | None:
+        """Look up."""
+        return self._connections.get(connection_id)
+
+    def remove(self, connection_id: str) -> None:
+        """Forget."""
+        with self._lock:
+            self._connections.pop(connection_id, None)
+
+
+class ConnectionGoneError(UnavailableError):
+    """The client left; its turn has no one to answer."""
+
+    code = "connection_gone"
+
+
+class ConnectionPoster(Protocol):
+    """Delivers bytes to one WebSocket connection (API Gateway's management API)."""
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """Deliver; ConnectionGoneError when the client has gone, UnavailableError otherwise."""
+        ...
+
+
+class ManagementApiPoster:
+    """``PostToConnection`` with a boto3 ``apigatewaymanagementapi`` client built in wiring."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """Post one frame."""
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except Exception as error:
+            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+            if code == "GoneException":
+                raise ConnectionGoneError("the client disconnected") from None
+            # Never the exception text: it can carry request details.
+            raise UnavailableError("the frame could not be delivered") from None
+
+
+class InMemoryPoster:
+    """Frames kept per connection; a connection in ``gone`` answers as API Gateway's 410."""
+
+    def __init__(self) -> None:
+        self.posted: dict[str, list[bytes]] = {}
+        self.gone: set[str] = set()
+        self.leaves_after: dict[str, int] = {}  # connection → frames it takes before leaving
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """Record, or refuse once the connection is gone."""
+        delivered = self.posted.setdefault(connection_id, [])
+        if len(delivered) >= self.leaves_after.get(connection_id, len(delivered) + 1):
+            self.gone.add(connection_id)
+        if connection_id in self.gone:
+            raise ConnectionGoneError("the client disconnected")
+        delivered.append(data)
+
+
+class ConnectionSink:
+    """The frame-sink port over a poster, for one connection."""
+
+    def __init__(self, poster: ConnectionPoster, connection_id: str) -> None:
+        self._poster = poster
+        self._connection = connection_id
+
+    async def send(self, frame: ServerFrame) -> None:
+        """Post one frame off the event loop (boto3 blocks)."""
+        data = frame.model_dump_json().encode()
+        await asyncio.to_thread(self._poster.post, self._connection, data)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSocketHandlers:
+    """The three routes and the worker; everything comes in from wiring."""
+
+    tokens: TokenVerifier
+    connections: ConnectionStore
+    runtime: AgentRuntime
+    poster: ConnectionPoster
+    start_worker: Callable[[dict[str, Any]], None]
+
+    def connect(self, event: Event) -> Response:
+        """$connect: only a verified user gets a connection."""
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",")]
+        if len(offered) != 2 or offered[0] != BEARER_PROTOCOL:
+            return {"statusCode": 401}
+        try:
+            username = str(self.tokens.verify(offered[1]).username)
+        except AgentZeroError:
+            return {"statusCode": 401}
+        connection_id = str(event["requestContext"]["connectionId"])
+        self.connections.put(
+            Connection(connection_id=connection_id, username=username, access_token=offered[1])
+        )
+        return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": BEARER_PROTOCOL}}
+
+    def disconnect(self, event: Event) -> Response:
+        """$disconnect: forget the connection; a running turn stops at its next frame."""
+        self.connections.remove(str(event["requestContext"]["connectionId"]))
+        return {"statusCode": 200}
+
+    def message(self, event: Event) -> Response:
+        """message: validate, re-check the token, then run the turn asynchronously."""
+        connection_id = str(event["requestContext"]["connectionId"])
+        connection = self.connections.get(connection_id)
+        if connection is None:
+            return {"statusCode": 403}
+        sink = ConnectionSink(self.poster, connection_id)
+        try:
+            message = UserMessage.model_validate_json(event.get("body") or "")
+        except ValidationError:
+            frame = Error(id="-", code="invalid_message", message="Send {type, id, text}.")
+            asyncio.run(sink.send(frame))
+            return {"statusCode": 200}
+        try:
+            # A connection outlives the token it opened with; each turn needs a live one.
+            self.tokens.verify(connection.access_token)
+        except AgentZeroError:
+            frame = Error(
+                id=message.id, code="session_expired", message="Your session ended; sign in again."
+            )
+            asyncio.run(_send_then_done(sink, frame, message.id))
+            return {"statusCode": 200}
+        self.start_worker({"connection_id": connection_id, "message": message.model_dump()})
+        return {"statusCode": 200}
+
+    def work(self, payload: dict[str, Any]) -> None:
+        """The asynchronous worker: one turn, frames posted as they come.
+
+        It never raises for a delivery failure: an asynchronous invocation that fails is
+        retried, and a retried turn would repeat its tool calls.
+        """
+        connection = self.connections.get(str(payload["connection_id"]))
+        if connection is None:
+            return  # the client left before the turn started
+        message = UserMessage.model_validate(payload["message"])
+        sink = ConnectionSink(self.poster, connection.connection_id)
+        try:
+            if self.runtime.open_model is None:
+                frame = Error(
+                    id=message.id,
+                    code="model_not_configured",
+                    message="No model is configured: set AGENT_ZERO_LLM_PROVIDER.",
+                )
+                asyncio.run(_send_then_done(sink, frame, message.id))
+                return
+            deps = self.runtime.deps_for(connection.username, connection.access_token)
+            asyncio.run(
+                run_turn(
+                    build_agent(),
+                    message_id=message.id,
+                    text=message.text,
+                    deps=deps,
+                    sink=sink,
+                    open_model=self.runtime.open_model,
+                )
+            )
+        except ConnectionGoneError:
+            self.connections.remove(connection.connection_id)  # nobody is listening any more
+        except UnavailableError as error:
+            logger.warning("agent turn %s: frames undeliverable (%s)", message.id, error.code)
+
+
+async def _send_then_done(sink: ConnectionSink, frame: Error, message_id: str) -> None:
+    await sink.send(frame)
+    await sink.send(Done(id=message_id))
+
+
+def route(handlers: AgentSocketHandlers, event: Event) -> Response:
+    """Dispatch one API Gateway WebSocket event by its route key."""
+    key = (event.get("requestContext") or {}).get("routeKey")
+    if key == "$connect":
+        return handlers.connect(event)
+    if key == "$disconnect":
+        return handlers.disconnect(event)
+    if key in ("message", "$default"):
+        return handlers.message(event)
+    return {"statusCode": 400, "body": json.dumps({"error": "unknown_route"})}
