@@ -31,5 +31,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = 20.0
+    # The support agent's own model (same provider, endpoint and key); empty: ``llm_model``.
+    agent_model: str = ""
+    agent_timeout_seconds: float = 60.0  # one chat turn, tools included
     # With no model, or when the model fails, a person decides instead of a denial.
     escalate_when_reviewer_fails: bool = False

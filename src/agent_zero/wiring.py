@@ -8,7 +8,7 @@ on AWS the broker's own role credentials come from the environment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
@@ -30,6 +30,9 @@ from agent_zero.domain.catalog import Catalog
 from agent_zero.domain.errors import UnavailableError
 from agent_zero.review.human import HumanReviewer
 from agent_zero.settings import Settings
+
+if TYPE_CHECKING:
+    from agent_zero.review.llm import LlmReviewerConfig
 
 BROKER_DATABASE = "broker.sqlite3"
 
@@ -64,6 +67,21 @@ def build_reviewer(settings: Settings) -> Reviewer:
         timeout_seconds=settings.llm_timeout_seconds,
     )
     return build_llm_reviewer(config)
+
+
+def agent_model_config(settings: Settings) -> LlmReviewerConfig | None:
+    """The support agent's model: the reviewer's provider, its own model name when set."""
+    from agent_zero.review.llm import LlmReviewerConfig
+
+    if settings.llm_provider == "none":
+        return None
+    return LlmReviewerConfig(
+        provider=settings.llm_provider,
+        model=settings.agent_model or settings.llm_model,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
 
 
 def sandbox_broker(

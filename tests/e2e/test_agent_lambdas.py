@@ -10,23 +10,26 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
-from agent_zero.domain.errors import UnavailableError
-from agent_zero.lambdas.agent_socket import (
-    AgentSocketHandlers,
-    InMemoryConnectionStore,
-    InMemoryPoster,
-    ManagementApiPoster,
-    route,
+from agent_zero.adapters.aws.connections import ManagementApiPoster
+from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
+from agent_zero.adapters.broker_api import BrokerApiAccess
+from agent_zero.adapters.dynamodb.connections import (
+    DynamoDBConnectionStore,
+    connections_table_definition,
 )
-from agent_zero.sandbox.broker_service import agent_runtime
-from agent_zero.sandbox.demo_bank import demo_bank
-from agent_zero.settings import Settings
+from agent_zero.agent.connections import ConnectionStore, InMemoryConnectionStore, InMemoryPoster
+from agent_zero.agent.support import Resource, TurnDeps
+from agent_zero.client import SigV4Key
+from agent_zero.domain.errors import UnavailableError
+from agent_zero.lambdas.agent_socket import AgentSocketHandlers, route
+from agent_zero.review.llm import LlmReviewerConfig, model_opener
 from agent_zero.web.agent_ws import AgentRuntime
 from agent_zero.web.auth import CognitoTokenVerifier, HttpJwksSource
-from agent_zero.wiring import sandbox_broker
 from e2e.test_broker_api import Stack, approve
 from e2e.test_broker_api import stack as stack  # the module-scoped stack fixture
 from support.model_server import Text, ToolCall, ToolCalls
@@ -43,20 +46,40 @@ def fresh_script(stack: Stack) -> None:
 
 @pytest.fixture(scope="module")
 def runtime(stack: Stack) -> AgentRuntime:
-    settings = Settings(
-        data_dir=stack.data_dir,
-        llm_provider="openai-compatible",
-        llm_model="scripted-model",
-        llm_base_url=stack.model.base_url,
-        llm_api_key=SecretStr("sk-test-not-a-real-key"),
-        llm_timeout_seconds=3.0,
+    """As in AWS: the worker calls the broker API as the agent, forwarding the connection's
+    user token; the data tools sign with minted credentials only."""
+    record = stack.record
+    agent_key = SigV4Key(
+        record.agent_credentials.access_key_id,
+        record.agent_credentials.secret_access_key,
+        record.region,
     )
-    return agent_runtime(
-        settings=settings,
-        record=stack.record,
-        bank=demo_bank(),
-        broker=sandbox_broker(settings),
+    resources = {
+        key: Resource(table=name, partition_key="customer_id")
+        for key, name in record.tables.items()
+        if key in ("account-balances", "transactions")
+    }
+
+    def deps_for(username: str, token: str) -> TurnDeps:
+        return TurnDeps(
+            user_id=username,
+            broker=BrokerApiAccess(
+                api_url=stack.api.url, agent_key=agent_key, user_access_token=token
+            ),
+            data=MintedDynamoDBFactory(region=record.region, endpoint_url=record.aws_endpoint_url),
+            resources=resources,
+            owner_key=record.user(username).customer_key,
+        )
+
+    opener = model_opener(
+        LlmReviewerConfig(
+            provider="openai-compatible",
+            model="scripted-model",
+            base_url=stack.model.base_url,
+            api_key=SecretStr("sk-test-not-a-real-key"),
+        )
     )
+    return AgentRuntime(open_model=opener, deps_for=deps_for)
 
 
 def _root_iam(stack: Stack) -> Any:
@@ -111,9 +134,10 @@ class Deployed:
         poster: Any,
         *,
         clock_offset: timedelta = timedelta(0),
+        connections: ConnectionStore | None = None,
     ) -> None:
         record = stack.record
-        self.connections = InMemoryConnectionStore()
+        self.connections = connections or InMemoryConnectionStore()
         self.invocations: list[dict[str, Any]] = []
         self.handlers = AgentSocketHandlers(
             tokens=CognitoTokenVerifier(
@@ -166,6 +190,22 @@ def say(deployed: Deployed, connection_id: str, text: str, message_id: str) -> d
     return route(deployed.handlers, event("message", connection_id, body=body))
 
 
+def id_token(stack: Stack, username: str) -> str:
+    """Alice's ID token: signed by the pool, but not an access token."""
+    public = boto3.client(
+        "cognito-idp",
+        endpoint_url=stack.record.aws_endpoint_url,
+        region_name=stack.record.region,
+        config=Config(signature_version=UNSIGNED),
+    )
+    answer = public.initiate_auth(
+        ClientId=stack.record.cognito.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": stack.record.user(username).password},
+    )
+    return str(answer["AuthenticationResult"]["IdToken"])
+
+
 def new_connection_id() -> str:
     return uuid.uuid4().hex[:16] + "="
 
@@ -181,9 +221,27 @@ def posted(stack: Stack, connection_id: str) -> list[dict[str, Any]]:
     return frames
 
 
+@pytest.fixture(scope="module")
+def connections(stack: Stack) -> ConnectionStore:
+    """The connections table on the sandbox's DynamoDB, as the Lambdas would share it."""
+    record = stack.record
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=record.aws_endpoint_url,
+        region_name=record.region,
+        aws_access_key_id=record.admin_credentials.access_key_id,
+        aws_secret_access_key=record.admin_credentials.secret_access_key,
+    )
+    table = f"agent-socket-connections-{uuid.uuid4().hex[:6]}"
+    dynamodb.create_table(**connections_table_definition(table))
+    return DynamoDBConnectionStore(client=dynamodb, table=table)
+
+
 @pytest.fixture
-def deployed(stack: Stack, runtime: AgentRuntime, management: Any) -> Deployed:
-    return Deployed(stack, runtime, ManagementApiPoster(management))
+def deployed(
+    stack: Stack, runtime: AgentRuntime, management: Any, connections: ConnectionStore
+) -> Deployed:
+    return Deployed(stack, runtime, ManagementApiPoster(management), connections=connections)
 
 
 def balance_script(stack: Stack) -> None:
@@ -219,6 +277,12 @@ def test_a_turn_posts_ack_tools_deltas_and_done_through_the_management_api(
     assert types[-1] == "done"
     assert types.index("tool_finished") < types.index("delta")
     assert all(frame["id"] == "m-1" for frame in frames)
+    finished = [(f["tool"], f["outcome"]) for f in frames if f["type"] == "tool_finished"]
+    assert finished == [("request_aws_access", "ok"), ("run_dynamodb_operation", "ok")]
+    # The broker approved Alice's request (her forwarded token), and the tool read her rows.
+    seen = json.dumps([request.body for request in stack.model.chat_requests])
+    assert "c-1001" in seen
+    assert "c-1002" not in seen
     text = "".join(frame["text"] for frame in frames if frame["type"] == "delta")
     assert text == "Your balances are ready: two accounts."
     flat = json.dumps(frames)
@@ -229,8 +293,8 @@ def test_a_turn_posts_ack_tools_deltas_and_done_through_the_management_api(
 def test_connect_without_a_verified_token_is_refused_and_remembers_nothing(
     stack: Stack, deployed: Deployed
 ) -> None:
-    id_token_like = stack.sign_in("alice.moreau") + "x"  # a signature that no longer verifies
-    for token in (None, "not-a-token", id_token_like):
+    tampered = stack.sign_in("alice.moreau")[:-2] + "xx"  # a signature that no longer verifies
+    for token in (None, "not-a-token", tampered, id_token(stack, "alice.moreau")):
         connection = new_connection_id()
         assert connect(deployed, connection, token) == {"statusCode": 401}
         assert deployed.connections.get(connection) is None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic_ai import Agent, RunContext
+from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.messages import (
     FunctionToolCallEvent,
     FunctionToolResultEvent,
@@ -260,6 +261,14 @@ async def run_turn(
             )
     except TimeoutError:
         await sink.send(Error(id=message_id, code="turn_timeout", message="That took too long."))
+    except UsageLimitExceeded:
+        await sink.send(
+            Error(
+                id=message_id,
+                code="turn_limit",
+                message="That needs more steps than one answer allows; try a narrower question.",
+            )
+        )
     except asyncio.CancelledError:
         raise  # the client left: nobody to tell
     except Exception as error:  # the client gets a code, never a trace

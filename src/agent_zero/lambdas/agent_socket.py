@@ -14,16 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
+from agent_zero.agent.connections import (
+    Connection,
+    ConnectionGoneError,
+    ConnectionPoster,
+    ConnectionStore,
+)
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
 from agent_zero.agent.support import build_agent, run_turn
-from agent_zero.domain.base import DomainModel
 from agent_zero.domain.errors import AgentZeroError, UnavailableError
 from agent_zero.web.agent_ws import BEARER_PROTOCOL, AgentRuntime, TokenVerifier
 
@@ -31,102 +35,6 @@ logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Response = dict[str, Any]
-
-
-class Connection(DomainModel):
-    """A connected user (the token is kept for on-behalf-of calls while connected)."""
-
-    connection_id: str
-    username: str
-    access_token: str
-
-
-class ConnectionStore(Protocol):
-    """Who is on which connection."""
-
-    def put(self, connection: Connection) -> None:
-        """Remember a connection."""
-        ...
-
-    def get(self, connection_id: str) -> Connection | None:
-        """The connection, or None once it is gone."""
-        ...
-
-    def remove(self, connection_id: str) -> None:
-        """Forget a connection."""
-        ...
-
-
-class InMemoryConnectionStore:
-    """Connections in a dict (tests; one process)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._connections: dict[str, Connection] = {}
-
-    def put(self, connection: Connection) -> None:
-        """Remember."""
-        with self._lock:
-            self._connections[connection.connection_id] = connection
-
-    def get(self, connection_id: str) -> Connection | None:
-        """Look up."""
-        return self._connections.get(connection_id)
-
-    def remove(self, connection_id: str) -> None:
-        """Forget."""
-        with self._lock:
-            self._connections.pop(connection_id, None)
-
-
-class ConnectionGoneError(UnavailableError):
-    """The client left; its turn has no one to answer."""
-
-    code = "connection_gone"
-
-
-class ConnectionPoster(Protocol):
-    """Delivers bytes to one WebSocket connection (API Gateway's management API)."""
-
-    def post(self, connection_id: str, data: bytes) -> None:
-        """Deliver; ConnectionGoneError when the client has gone, UnavailableError otherwise."""
-        ...
-
-
-class ManagementApiPoster:
-    """``PostToConnection`` with a boto3 ``apigatewaymanagementapi`` client built in wiring."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def post(self, connection_id: str, data: bytes) -> None:
-        """Post one frame."""
-        try:
-            self._client.post_to_connection(ConnectionId=connection_id, Data=data)
-        except Exception as error:
-            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-            if code == "GoneException":
-                raise ConnectionGoneError("the client disconnected") from None
-            # Never the exception text: it can carry request details.
-            raise UnavailableError("the frame could not be delivered") from None
-
-
-class InMemoryPoster:
-    """Frames kept per connection; a connection in ``gone`` answers as API Gateway's 410."""
-
-    def __init__(self) -> None:
-        self.posted: dict[str, list[bytes]] = {}
-        self.gone: set[str] = set()
-        self.leaves_after: dict[str, int] = {}  # connection → frames it takes before leaving
-
-    def post(self, connection_id: str, data: bytes) -> None:
-        """Record, or refuse once the connection is gone."""
-        delivered = self.posted.setdefault(connection_id, [])
-        if len(delivered) >= self.leaves_after.get(connection_id, len(delivered) + 1):
-            self.gone.add(connection_id)
-        if connection_id in self.gone:
-            raise ConnectionGoneError("the client disconnected")
-        delivered.append(data)
 
 
 class ConnectionSink:
@@ -159,12 +67,16 @@ class AgentSocketHandlers:
         if len(offered) != 2 or offered[0] != BEARER_PROTOCOL:
             return {"statusCode": 401}
         try:
-            username = str(self.tokens.verify(offered[1]).username)
+            verified = self.tokens.verify(offered[1])
         except AgentZeroError:
             return {"statusCode": 401}
-        connection_id = str(event["requestContext"]["connectionId"])
         self.connections.put(
-            Connection(connection_id=connection_id, username=username, access_token=offered[1])
+            Connection(
+                connection_id=str(event["requestContext"]["connectionId"]),
+                username=str(verified.username),
+                access_token=SecretStr(offered[1]),
+                expires_at=verified.expires_at,
+            )
         )
         return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": BEARER_PROTOCOL}}
 
@@ -188,7 +100,7 @@ class AgentSocketHandlers:
             return {"statusCode": 200}
         try:
             # A connection outlives the token it opened with; each turn needs a live one.
-            self.tokens.verify(connection.access_token)
+            self.tokens.verify(connection.access_token.get_secret_value())
         except AgentZeroError:
             frame = Error(
                 id=message.id, code="session_expired", message="Your session ended; sign in again."
@@ -218,7 +130,8 @@ class AgentSocketHandlers:
                 )
                 asyncio.run(_send_then_done(sink, frame, message.id))
                 return
-            deps = self.runtime.deps_for(connection.username, connection.access_token)
+            token = connection.access_token.get_secret_value()
+            deps = self.runtime.deps_for(connection.username, token)
             asyncio.run(
                 run_turn(
                     build_agent(),
@@ -227,6 +140,7 @@ class AgentSocketHandlers:
                     deps=deps,
                     sink=sink,
                     open_model=self.runtime.open_model,
+                    limits=self.runtime.limits,
                 )
             )
         except ConnectionGoneError:

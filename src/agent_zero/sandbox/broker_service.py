@@ -15,11 +15,11 @@ from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
 from agent_zero.adapters.aws.directory import MintedCognitoFactory
 from agent_zero.adapters.in_process_broker import InProcessAdminDesk, InProcessBroker
 from agent_zero.adapters.system import SystemClock
-from agent_zero.agent.support import Resource, TurnDeps
+from agent_zero.agent.support import Resource, TurnDeps, TurnLimits
 from agent_zero.broker.access import Broker
 from agent_zero.broker.approvals import APPROVER_GROUP
 from agent_zero.domain.errors import UnavailableError
-from agent_zero.review.llm import LlmReviewerConfig, model_opener
+from agent_zero.review.llm import model_opener
 from agent_zero.sandbox.demo_bank import DemoBank
 from agent_zero.sandbox.moto_host import MotoHost
 from agent_zero.sandbox.record import SandboxRecord
@@ -33,7 +33,7 @@ from agent_zero.web.auth import (
     RequestAuthenticator,
     SigV4Authenticator,
 )
-from agent_zero.wiring import sandbox_broker
+from agent_zero.wiring import agent_model_config, sandbox_broker
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_API_PORT = 8470
@@ -125,17 +125,8 @@ def agent_runtime(
     *, settings: Settings, record: SandboxRecord, bank: DemoBank, broker: Broker
 ) -> AgentRuntime:
     """The support agent in the sandbox: the configured model, the broker in-process."""
-    open_model = None
-    if settings.llm_provider != "none":
-        open_model = model_opener(
-            LlmReviewerConfig(
-                provider=settings.llm_provider,
-                model=settings.llm_model,
-                base_url=settings.llm_base_url,
-                api_key=settings.llm_api_key,
-                timeout_seconds=settings.llm_timeout_seconds,
-            )
-        )
+    config = agent_model_config(settings)
+    open_model = None if config is None else model_opener(config)
     catalog = broker.catalogs.catalog()
     resources = {
         entry.key: Resource(
@@ -166,7 +157,8 @@ def agent_runtime(
             directory=directory if is_admin else None,
         )
 
-    return AgentRuntime(open_model=open_model, deps_for=deps_for)
+    limits = TurnLimits(seconds=settings.agent_timeout_seconds)
+    return AgentRuntime(open_model=open_model, deps_for=deps_for, limits=limits)
 
 
 def start_broker_api(

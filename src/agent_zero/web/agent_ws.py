@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
-from agent_zero.agent.support import ModelOpener, TurnDeps, build_agent, run_turn
+from agent_zero.agent.support import ModelOpener, TurnDeps, TurnLimits, build_agent, run_turn
 from agent_zero.domain.errors import AgentZeroError
 
 SESSION_COOKIE = "agent_zero_session"
@@ -31,7 +31,7 @@ class TokenVerifier(Protocol):
     """Verifies a user's access token and names the user."""
 
     def verify(self, token: str) -> Any:
-        """An object with ``username``; raises AuthenticationError."""
+        """An object with ``username`` and ``expires_at``; raises AuthenticationError."""
         ...
 
 
@@ -41,6 +41,7 @@ class AgentRuntime:
 
     open_model: ModelOpener | None  # None: no model configured
     deps_for: Callable[[str, str], TurnDeps]  # (username, access token) → the turn's deps
+    limits: TurnLimits = field(default_factory=TurnLimits)
 
 
 class _SocketSink:
@@ -107,6 +108,7 @@ def add_agent_socket(app: FastAPI, *, tokens: TokenVerifier, runtime: AgentRunti
                         deps=deps,
                         sink=sink,
                         open_model=runtime.open_model,
+                        limits=runtime.limits,
                     )
                 )
         except WebSocketDisconnect:

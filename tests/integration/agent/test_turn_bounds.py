@@ -1,0 +1,257 @@
+"""One turn of the support agent against a scripted model over real HTTP, with in-memory
+fakes of the broker and the data plane: its bounds, what the model may see, and what the
+tools refuse to do without a grant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from agent_zero.agent.memory import (
+    InMemoryDataPlane,
+    InMemoryDataPlaneFactory,
+    RecordingSink,
+    ScriptedBroker,
+)
+from agent_zero.agent.ports import BrokerAnswer
+from agent_zero.agent.support import INSTRUCTIONS, Resource, TurnDeps, TurnLimits, build_agent
+from agent_zero.agent.support import run_turn as run_agent_turn
+from agent_zero.review.llm import LlmReviewerConfig, model_opener
+from support.model_server import ScriptedModelServer, Text, ToolCall, ToolCalls, run_model_server
+
+SECRET = "wJalrXUtnFEMI-this-must-never-reach-the-model"
+TOKEN = "FwoGZXIvYXdzEBYaD-session-token-never-shown"
+BALANCES_TABLE = "bank-prod-AccountBalances-7F3A"
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedModelServer]:
+    with run_model_server() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_script(model: ScriptedModelServer) -> None:
+    model.reset()
+
+
+def approved(*grants: str) -> BrokerAnswer:
+    return BrokerAnswer(
+        request_id="req-1",
+        status="approved",
+        grants=grants,
+        credentials={
+            "AccessKeyId": "ASIAEXAMPLE",
+            "SecretAccessKey": SECRET,
+            "SessionToken": TOKEN,
+        },
+        expires_at="2026-11-26T05:00:00Z",
+    )
+
+
+def denied() -> BrokerAnswer:
+    return BrokerAnswer(request_id="req-2", status="denied", reasons=("not in your policy",))
+
+
+class Turn:
+    def __init__(self, *answers: BrokerAnswer) -> None:
+        self.broker = ScriptedBroker(answers=list(answers))
+        rows = [
+            {"customer_id": "cust-alice", "account": "checking", "balance": "1200.50"},
+            {"customer_id": "cust-ben", "account": "savings", "balance": "99000"},
+        ]
+        self.data = InMemoryDataPlaneFactory(InMemoryDataPlane({BALANCES_TABLE: rows}))
+        self.sink = RecordingSink()
+        self.deps = TurnDeps(
+            user_id="alice.moreau",
+            broker=self.broker,
+            data=self.data,
+            resources={"account-balances": Resource(BALANCES_TABLE, "customer_id")},
+            owner_key="cust-alice",
+        )
+
+    def run(self, server: ScriptedModelServer, text: str, limits: TurnLimits | None = None) -> None:
+        asyncio.run(self.turn(server, text, limits))
+
+    async def turn(
+        self, server: ScriptedModelServer, text: str, limits: TurnLimits | None = None
+    ) -> None:
+        opener = model_opener(
+            LlmReviewerConfig(
+                provider="openai-compatible",
+                model="scripted-model",
+                base_url=server.base_url,
+                api_key=SecretStr("sk-test-not-a-real-key"),
+                timeout_seconds=10.0,
+            )
+        )
+        await run_agent_turn(
+            build_agent(),
+            message_id="m-1",
+            text=text,
+            deps=self.deps,
+            sink=self.sink,
+            open_model=opener,
+            limits=limits,
+        )
+
+    def error_codes(self) -> list[str]:
+        return [getattr(frame, "code", "") for frame in self.sent_errors()]
+
+    def sent_errors(self) -> list[object]:
+        return [frame for frame in self.sink.sent if frame.type == "error"]
+
+
+def read_balances() -> ToolCall:
+    arguments = {"resource": "account-balances", "operation": "query"}
+    return ToolCall("run_dynamodb_operation", arguments)
+
+
+def test_a_turn_past_its_tool_call_budget_ends_with_turn_limit(model: ScriptedModelServer) -> None:
+    turn = Turn(approved("account-balances"))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        *[ToolCalls([read_balances()]) for _ in range(5)],
+        Text("never reached"),
+    )
+    turn.run(model, "My balance?", TurnLimits(tool_calls=3))
+    assert turn.error_codes() == ["turn_limit"]
+    assert turn.sink.types()[-1] == "done"
+    assert len(turn.data.plane.calls) == 2  # the third call was the access request
+    assert "never reached" not in json.dumps([f.model_dump() for f in turn.sink.sent])
+
+
+def test_a_turn_past_its_model_request_budget_ends_with_turn_limit(
+    model: ScriptedModelServer,
+) -> None:
+    turn = Turn(approved("account-balances"))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        ToolCalls([read_balances()]),
+        Text("never reached"),
+    )
+    turn.run(model, "My balance?", TurnLimits(model_requests=2))
+    assert turn.error_codes() == ["turn_limit"]
+    assert len(model.chat_requests) == 2
+
+
+def test_a_turn_past_its_output_token_budget_ends_with_turn_limit(
+    model: ScriptedModelServer,
+) -> None:
+    # The scripted server reports 5 completion tokens per answer.
+    turn = Turn(approved("account-balances"))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        ToolCalls([read_balances()]),
+        Text("never reached"),
+    )
+    turn.run(model, "My balance?", TurnLimits(output_tokens=8))
+    assert turn.error_codes() == ["turn_limit"]
+    assert len(model.chat_requests) == 2
+
+
+def test_a_turn_past_its_wall_time_ends_with_turn_timeout(model: ScriptedModelServer) -> None:
+    turn = Turn()
+    model.enqueue(Text("too late", delay_seconds=5.0))
+    turn.run(model, "Hello?", TurnLimits(seconds=0.3))
+    assert turn.sink.types() == ["ack", "error", "done"]
+    assert turn.error_codes() == ["turn_timeout"]
+
+
+def test_a_cancelled_turn_stops_without_finishing(model: ScriptedModelServer) -> None:
+    turn = Turn()
+    model.enqueue(Text("too late", delay_seconds=5.0))
+
+    async def cancel_mid_turn() -> None:
+        task = asyncio.create_task(turn.turn(model, "Hello?"))
+        while not model.chat_requests:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_mid_turn())
+    assert turn.sink.types() == ["ack"]  # no answer, no done: nobody is listening
+
+
+def test_credentials_reach_neither_the_model_nor_the_client(model: ScriptedModelServer) -> None:
+    turn = Turn(approved("account-balances"))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "The customer asks for balances."})]),
+        ToolCalls([read_balances()]),
+        Text("Your checking account holds 1200.50."),
+    )
+    turn.run(model, "My balance?")
+    seen_by_model = json.dumps([request.body for request in model.chat_requests])
+    seen_by_client = json.dumps([frame.model_dump() for frame in turn.sink.sent])
+    for secret in (SECRET, TOKEN, "ASIAEXAMPLE"):
+        assert secret not in seen_by_model
+        assert secret not in seen_by_client
+    assert turn.data.opened_with == [approved().credentials]  # the minted ones, and only those
+    assert turn.broker.reasons == ["The customer asks for balances."]
+
+
+def test_queries_read_only_the_users_own_partition(model: ScriptedModelServer) -> None:
+    turn = Turn(approved("account-balances"))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        ToolCalls([read_balances()]),
+        Text("done"),
+    )
+    turn.run(model, "My balance?")
+    tool_results = [
+        message["content"]
+        for message in model.chat_requests[-1].body["messages"]
+        if message["role"] == "tool"
+    ]
+    assert "cust-alice" in tool_results[-1]
+    assert "cust-ben" not in tool_results[-1]
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ((), "No access yet"),  # no request made: no credentials to use
+        ((denied(),), "No access yet"),  # denied: nothing to use
+        ((approved("transactions"),), "That resource was not granted"),
+    ],
+)
+def test_without_a_matching_grant_the_data_tool_never_opens_the_data_plane(
+    model: ScriptedModelServer, answers: tuple[BrokerAnswer, ...], expected: str
+) -> None:
+    turn = Turn(*answers)
+    calls = [ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})])] if answers else []
+    model.enqueue(*calls, ToolCalls([read_balances()]), Text("I cannot help with that."))
+    turn.run(model, "My balance?")
+    tool_results = [
+        message["content"]
+        for message in model.chat_requests[-1].body["messages"]
+        if message["role"] == "tool"
+    ]
+    assert tool_results[-1].startswith(expected)
+    assert turn.data.opened_with == []
+    assert turn.data.plane.calls == []
+
+
+def test_the_model_gets_the_support_instructions_and_no_table_names(
+    model: ScriptedModelServer,
+) -> None:
+    turn = Turn()
+    model.enqueue(Text("Hello! How can I help?"))
+    turn.run(model, "Hi")
+    body = model.chat_requests[0].body
+    system = [m["content"] for m in body["messages"] if m["role"] == "system"]
+    assert system == [INSTRUCTIONS.strip()]
+    assert BALANCES_TABLE not in json.dumps(body)
+    tools = {tool["function"]["name"] for tool in body["tools"]}
+    assert tools == {
+        "request_aws_access",
+        "check_access_request",
+        "run_dynamodb_operation",
+        "write_user_policy",
+        "create_user",
+    }
