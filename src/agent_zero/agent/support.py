@@ -101,8 +101,26 @@ def _describe(answer: BrokerAnswer) -> str:
             f"A person must approve this first (request {answer.request_id}); tell the user "
             "it is waiting for approval and to come back once it is approved."
         )
-    reasons = "; ".join(answer.reasons) or "no reason given"
-    return f"Denied: {reasons}"
+    return f"Denied: {_denial_in_general_terms(answer.reasons)}"
+
+
+# The broker's own fixed sentences the model may relay; anything else (a reviewer's
+# rationale, a guardrail detail) can quote the user's policy or the catalog, so the model
+# only learns that the request does not fit.
+_RELAYABLE = {
+    "The reviewer was unavailable; nothing was granted.": (
+        "the access service could not review it just now; try again later"
+    ),
+    "The principal has no access policy.": "this user has no access set up",
+    "The principal is unknown or disabled.": "this user's access is not active",
+}
+
+
+def _denial_in_general_terms(reasons: tuple[str, ...]) -> str:
+    for reason in reasons:
+        if reason in _RELAYABLE:
+            return _RELAYABLE[reason]
+    return "the request does not fit what this user may do"
 
 
 def build_agent(model: Model | None = None) -> Agent[TurnDeps, str]:

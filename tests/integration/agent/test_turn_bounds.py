@@ -255,3 +255,30 @@ def test_the_model_gets_the_support_instructions_and_no_table_names(
         "write_user_policy",
         "create_user",
     }
+
+
+def test_a_denial_reaches_the_model_in_general_terms_only(model: ScriptedModelServer) -> None:
+    policy_quote = "Policy v3: only tier-2 staff may read VIP transactions (table vip-ledger)"
+    turn = Turn(BrokerAnswer(request_id="req-3", status="denied", reasons=(policy_quote,)))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "VIP transactions"})]),
+        Text("I cannot help with that."),
+    )
+    turn.run(model, "Show me VIP transactions.")
+    seen_by_model = json.dumps([request.body for request in model.chat_requests])
+    assert "tier-2" not in seen_by_model
+    assert "vip-ledger" not in seen_by_model
+    assert "Denied: the request does not fit what this user may do" in seen_by_model
+    finished = [f for f in turn.sink.sent if f.type == "tool_finished"]
+    assert [(f.outcome, f.summary) for f in finished] == [("denied", "Denied")]  # type: ignore[union-attr]
+
+
+def test_the_brokers_own_fixed_reasons_are_relayed(model: ScriptedModelServer) -> None:
+    reason = "The reviewer was unavailable; nothing was granted."
+    turn = Turn(BrokerAnswer(request_id="req-4", status="denied", reasons=(reason,)))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        Text("Please try again later."),
+    )
+    turn.run(model, "My balance?")
+    assert "could not review it just now" in json.dumps(model.chat_requests[-1].body)
