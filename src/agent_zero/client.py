@@ -157,6 +157,19 @@ class BrokerClient:
         """POST /v1/grants/{id}/revoke."""
         return self._answer(self._send("POST", f"/v1/grants/{request_id}/revoke", b"", {}))
 
+    def policy_history(self, principal_id: str) -> dict[str, Any]:
+        """GET /v1/admin/policies/{id}: ``current`` and ``history`` (admins)."""
+        path = f"/v1/admin/policies/{principal_id}"
+        return self._json(self._send("GET", path, b"", {}))
+
+    def write_policy(
+        self, principal_id: str, text: str, *, expected_version: int
+    ) -> dict[str, Any]:
+        """PUT /v1/admin/policies/{id}: a new version on top of ``expected_version``."""
+        body = json.dumps({"text": text, "expected_version": expected_version}).encode()
+        path = f"/v1/admin/policies/{principal_id}"
+        return self._json(self._send("PUT", path, body, {}))
+
     def session(self, reason: str, *, region: str, endpoint_url: str | None = None) -> Any:
         """A boto3 Session on freshly minted credentials, or AccessDenied/PendingApproval."""
         answer = self.request_access(reason)
@@ -216,6 +229,20 @@ class BrokerClient:
             Credentials(key.access_key_id, key.secret_access_key), "execute-api", key.region
         ).add_auth(request)
         return dict(request.headers.items())
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code == 200 and isinstance(body, dict):
+            return body
+        message = body.get("message") if isinstance(body, dict) else None
+        if response.status_code == 403:
+            raise PermissionDeniedError(message or "forbidden")
+        error = _ERRORS.get(response.status_code, AgentZeroError)
+        raise error(message or f"the broker answered HTTP {response.status_code}")
 
     @staticmethod
     def _answer(response: httpx.Response) -> AccessAnswer:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 
 from agent_zero.adapters.aws.connections import ManagementApiPoster
 from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
-from agent_zero.adapters.broker_api import BrokerApiAccess
+from agent_zero.adapters.broker_api import BrokerApiAccess, BrokerApiAdminDesk
 from agent_zero.adapters.dynamodb.connections import (
     DynamoDBConnectionStore,
     connections_table_definition,
@@ -30,6 +31,7 @@ from agent_zero.lambdas.agent_socket import AgentSocketHandlers, route
 from agent_zero.review.llm import LlmReviewerConfig, model_opener
 from agent_zero.web.agent_ws import AgentRuntime
 from agent_zero.web.auth import CognitoTokenVerifier, HttpJwksSource
+from e2e.test_agent_socket import second_admin_token
 from e2e.test_broker_api import Stack, approve
 from e2e.test_broker_api import stack as stack  # the module-scoped stack fixture
 from support.model_server import Text, ToolCall, ToolCalls
@@ -61,6 +63,7 @@ def runtime(stack: Stack) -> AgentRuntime:
     }
 
     def deps_for(username: str, token: str) -> TurnDeps:
+        is_admin = "admin" in record.user(username).groups  # the Cognito group
         return TurnDeps(
             user_id=username,
             broker=BrokerApiAccess(
@@ -69,6 +72,11 @@ def runtime(stack: Stack) -> AgentRuntime:
             data=MintedDynamoDBFactory(region=record.region, endpoint_url=record.aws_endpoint_url),
             resources=resources,
             owner_key=record.user(username).customer_key,
+            admin=BrokerApiAdminDesk(
+                api_url=stack.api.url, agent_key=agent_key, admin_access_token=token
+            )
+            if is_admin
+            else None,
         )
 
     opener = model_opener(
@@ -418,3 +426,59 @@ def test_the_management_api_is_judged_by_iam_and_denials_stay_inside_the_worker(
 
 def test_unknown_routes_are_refused(deployed: Deployed) -> None:
     assert route(deployed.handlers, event("sendmessage", "c1="))["statusCode"] == 400
+
+
+def test_an_admin_changes_a_policy_through_the_admin_api_under_the_agents_own_grant(
+    stack: Stack, deployed: Deployed
+) -> None:
+    second = second_admin_token(stack)
+    connection = new_connection_id()
+    connect(deployed, connection, stack.sign_in("priya.raman"))
+    stack.model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "Update Ben's access policy."})]),
+        approve("policy-store", "broker:WritePolicy"),  # broker-internal: waits for a person
+        Text("Another administrator must approve this first."),
+    )
+    say(deployed, connection, "Update Ben's policy.", "p-1")
+    deployed.run_workers()
+    first = posted(stack, connection)
+    assert ("request_aws_access", "pending") in [
+        (f["tool"], f["outcome"]) for f in first if f["type"] == "tool_finished"
+    ]
+    headers = {"Authorization": f"Bearer {second}"}
+    new_text = "Ben may read his own accounts; nothing else."
+    with httpx.Client(base_url=stack.api.url, headers=headers) as admin:
+        queue = admin.get("/v1/access-requests?status=pending").json()["requests"]
+        [request_id] = [
+            r["request_id"]
+            for r in queue
+            if r["principal_id"] == "priya.raman" and r["acting_agent_id"] == "support-assistant"
+        ]
+        grant = {"resource_key": "policy-store", "actions": ["broker:WritePolicy"]}
+        approved = admin.post(
+            f"/v1/access-requests/{request_id}/approve",
+            json={"grants": [grant], "duration_seconds": 900},
+        )
+        assert approved.status_code == 200
+        stack.model.enqueue(
+            ToolCalls([ToolCall("check_access_request", {"request_id": request_id})]),
+            ToolCalls(
+                [
+                    ToolCall(
+                        "write_user_policy", {"principal": "ben.okafor", "policy_text": new_text}
+                    )
+                ]
+            ),
+            Text("Ben's policy is updated."),
+        )
+        say(deployed, connection, "Approved now?", "p-2")
+        deployed.run_workers()
+        second_turn = [f for f in posted(stack, connection) if f["id"] == "p-2"]
+        finished = [(f["tool"], f["outcome"]) for f in second_turn if f["type"] == "tool_finished"]
+        assert finished == [("check_access_request", "ok"), ("write_user_policy", "ok")]
+        policy = admin.get("/v1/admin/policies/ben.okafor").json()
+        audit = admin.get("/v1/admin/audit", params={"request_id": request_id}).json()
+    assert policy["current"]["text"] == new_text
+    assert policy["current"]["author_id"] == "priya.raman"
+    [changed] = [r for r in audit["records"] if r["event"] == "policy_changed"]
+    assert changed["details"]["agent"] == "support-assistant"

@@ -279,14 +279,15 @@ def test_customers_have_no_admin_tools(stack: Stack) -> None:
     ]
 
 
-_SECOND_ADMIN: dict[str, str] = {}
+_SECOND_ADMIN: dict[str, str] = {}  # sandbox data dir → that sandbox's second admin was made
 
 
 def second_admin_token(stack: Stack) -> str:
     """The second admin of this module's sandbox (created once), signed in afresh."""
-    if "token" not in _SECOND_ADMIN:
-        _SECOND_ADMIN["token"] = add_second_admin(stack)
-        return _SECOND_ADMIN["token"]
+    # Other modules import this helper, and xdist may run them in one process: one per stack.
+    if str(stack.data_dir) not in _SECOND_ADMIN:
+        _SECOND_ADMIN[str(stack.data_dir)] = "created"
+        return add_second_admin(stack)
     public = boto3.client(
         "cognito-idp",
         endpoint_url=stack.record.aws_endpoint_url,

@@ -1,4 +1,4 @@
-"""The agent's AccessBroker port on the broker's HTTP API (agent key + the user's token)."""
+"""The agent's broker ports on the broker's HTTP API (agent key + the user's token)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,28 @@ class BrokerApiAccess:
 
     def _client(self) -> BrokerClient:
         return BrokerClient(self._api_url, sigv4=self._agent_key, on_behalf_of=self._token)
+
+
+class BrokerApiAdminDesk:
+    """Administration through the broker's admin API, as the agent acting for an admin.
+
+    The broker accepts the write only under a policy-store grant this agent requested for
+    the admin in a turn, approved by another admin.
+    """
+
+    def __init__(self, *, api_url: str, agent_key: SigV4Key, admin_access_token: str) -> None:
+        self._api_url = api_url
+        self._agent_key = agent_key
+        self._token = admin_access_token
+
+    def write_policy(self, principal_id: str, text: str) -> str:
+        """A new version on top of the current one."""
+        with BrokerClient(self._api_url, sigv4=self._agent_key, on_behalf_of=self._token) as client:
+            current = client.policy_history(principal_id).get("current") or {}
+            written = client.write_policy(
+                principal_id, text, expected_version=int(current.get("version", 0))
+            )
+        return f"Saved version {written['version']} of {principal_id}'s policy."
 
 
 def _answer(answer: AccessAnswer) -> BrokerAnswer:

@@ -61,9 +61,10 @@ def _answer(result: AccessResult) -> BrokerAnswer:
 class InProcessAdminDesk:
     """Administration as the signed-in admin; the broker checks the admin's grants."""
 
-    def __init__(self, broker: Broker, *, admin_id: str) -> None:
+    def __init__(self, broker: Broker, *, admin_id: str, agent_id: str) -> None:
         self._broker = broker
         self._admin_id = admin_id
+        self._agent_id = agent_id
 
     def write_policy(self, principal_id: str, text: str) -> str:
         """A new version of the principal's policy."""
@@ -74,5 +75,6 @@ class InProcessAdminDesk:
             principal_id=principal_id,
             text=text,
             expected_version=current.version if current else 0,
+            acting_agent_id=self._agent_id,
         )
         return f"Saved version {written.version} of {principal_id}'s policy."

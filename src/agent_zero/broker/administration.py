@@ -35,12 +35,24 @@ def require_admin(broker: Broker, actor_id: str) -> Principal:
 
 
 def active_grant(
-    broker: Broker, actor_id: str, *, resource_key: str, action: str, now: datetime
+    broker: Broker,
+    actor_id: str,
+    *,
+    resource_key: str,
+    action: str,
+    now: datetime,
+    acting_agent_id: str | None = None,
 ) -> RequestRecord | None:
-    """The actor's approved, unexpired, unrevoked request granting ``action`` on the resource."""
+    """The actor's approved, unexpired, unrevoked request granting ``action`` on the resource.
+
+    With ``acting_agent_id``, only a request that agent made on the actor's behalf counts:
+    an agent never rides on a grant its user obtained for some other purpose.
+    """
     for record in broker.requests.list(state=RequestState.APPROVED, principal_id=actor_id):
         outcome = record.outcome
         if outcome is None or record.revoked_at is not None:
+            continue
+        if acting_agent_id is not None and record.request.acting_agent_id != acting_agent_id:
             continue
         if not any(g.resource_key == resource_key and g.covers(action) for g in outcome.grants):
             continue
@@ -53,10 +65,21 @@ def active_grant(
     return None
 
 
-def _require_grant(broker: Broker, actor_id: str, resource_key: str, action: str) -> RequestRecord:
+def _require_grant(
+    broker: Broker,
+    actor_id: str,
+    resource_key: str,
+    action: str,
+    acting_agent_id: str | None = None,
+) -> RequestRecord:
     require_admin(broker, actor_id)
     grant = active_grant(
-        broker, actor_id, resource_key=resource_key, action=action, now=broker.clock.now()
+        broker,
+        actor_id,
+        resource_key=resource_key,
+        action=action,
+        now=broker.clock.now(),
+        acting_agent_id=acting_agent_id,
     )
     if grant is None:
         raise PermissionDeniedError(
@@ -66,11 +89,33 @@ def _require_grant(broker: Broker, actor_id: str, resource_key: str, action: str
     return grant
 
 
+def policy_history(
+    broker: Broker, *, actor_id: str, principal_id: str, acting_agent_id: str | None = None
+) -> list[PrincipalPolicy]:
+    """A principal's policy versions, oldest first: admins read freely; an agent acting for
+    an admin reads only while it holds a policy-store grant it requested for them."""
+    if acting_agent_id is None:
+        require_admin(broker, actor_id)
+    else:
+        _require_grant(broker, actor_id, POLICY_STORE, WRITE_POLICY, acting_agent_id)
+    return list(broker.policies.history(principal_id))
+
+
 def write_policy(
-    broker: Broker, *, actor_id: str, principal_id: str, text: str, expected_version: int
+    broker: Broker,
+    *,
+    actor_id: str,
+    principal_id: str,
+    text: str,
+    expected_version: int,
+    acting_agent_id: str | None = None,
 ) -> PrincipalPolicy:
-    """Add a policy version, under an active grant on the policy store."""
-    grant = _require_grant(broker, actor_id, POLICY_STORE, WRITE_POLICY)
+    """Add a policy version, under an active grant on the policy store.
+
+    An agent acting for an admin writes only under a grant it requested for that admin
+    (and another admin approved).
+    """
+    grant = _require_grant(broker, actor_id, POLICY_STORE, WRITE_POLICY, acting_agent_id)
     body = text.strip()
     if not body or len(body) > MAX_POLICY_TEXT:
         raise InvalidInputError(f"a policy is 1 to {MAX_POLICY_TEXT} characters of text")
@@ -86,6 +131,7 @@ def write_policy(
         principal_id=principal_id,
         details={
             "author": actor_id,
+            "agent": acting_agent_id,
             "version": expected_version + 1,
             "text_sha256": hashlib.sha256(body.encode()).hexdigest(),
         },

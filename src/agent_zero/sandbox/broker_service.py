@@ -153,7 +153,9 @@ def agent_runtime(
             data=data,
             resources=resources,
             owner_key=user.attribute("customer_key") if user else None,
-            admin=InProcessAdminDesk(broker, admin_id=username) if is_admin else None,
+            admin=InProcessAdminDesk(broker, admin_id=username, agent_id=bank.agent.id)
+            if is_admin
+            else None,
             directory=directory if is_admin else None,
         )
 

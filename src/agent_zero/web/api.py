@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
 from agent_zero.broker.administration import (
     audit_page,
+    policy_history,
     put_principal,
     require_admin,
     verify_audit,
@@ -395,8 +396,13 @@ def create_app(
     @app.get("/v1/admin/policies/{principal_id}")
     async def read_policy(request: Request, principal_id: str) -> JSONResponse:
         identity = await caller(request)
-        require_admin(broker, _person(identity))
-        history = broker.policies.history(principal_id)
+        history = await _in_thread(
+            policy_history,
+            broker,
+            actor_id=identity.principal_id,
+            principal_id=principal_id,
+            acting_agent_id=identity.acting_agent_id,
+        )
         return JSONResponse(
             {
                 "principal_id": principal_id,
@@ -408,13 +414,15 @@ def create_app(
     @app.put("/v1/admin/policies/{principal_id}")
     async def change_policy(request: Request, principal_id: str, body: PolicyBody) -> JSONResponse:
         identity = await caller(request)
+        # An agent may act for an admin here, but only under a grant it requested for them.
         policy = await _in_thread(
             write_policy,
             broker,
-            actor_id=_person(identity),
+            actor_id=identity.principal_id,
             principal_id=principal_id,
             text=body.text,
             expected_version=body.expected_version,
+            acting_agent_id=identity.acting_agent_id,
         )
         return JSONResponse(policy.model_dump(mode="json"))
 

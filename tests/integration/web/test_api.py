@@ -268,6 +268,12 @@ def test_an_agent_acting_for_an_admin_cannot_decide_or_administer(
         assert approve.status_code == 403
         assert "a person decides" in approve.json()["message"]
         assert client.get("/v1/admin/audit", headers=as_admin).status_code == 403
+        # Policies only under a grant the agent itself requested for the admin (none here).
+        policy = f"/v1/admin/policies/{customer.id}"
+        assert client.get(policy, headers=as_admin).status_code == 403
+        write = client.put(policy, json={"text": "x", "expected_version": 3}, headers=as_admin)
+        assert write.status_code == 403
+        assert "grant" in write.json()["message"]
     assert world.requests.get(request_id).state.value == "pending"  # type: ignore[union-attr]
 
 

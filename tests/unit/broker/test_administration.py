@@ -8,6 +8,7 @@ from agent_zero.adapters.memory import ScriptedReviewer
 from agent_zero.broker.administration import (
     active_grant,
     audit_page,
+    policy_history,
     put_principal,
     verify_audit,
     write_policy,
@@ -158,3 +159,73 @@ def test_nobody_writes_their_own_policy_and_changes_are_recorded_first(
             world.broker, actor_id=admin.id, principal_id=customer.id, text="X.", expected_version=3
         )
     assert world.broker.policies.current(customer.id).version == 3  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def agent_world(
+    customer: Principal, admin: Principal, second_admin: Principal, support_agent: Principal
+) -> World:
+    reviewer = ScriptedReviewer(
+        Proposal(decision=ProposalDecision.APPROVE, grants=(WRITE,), duration_seconds=900)
+    )
+    return World([customer, admin, second_admin, support_agent], reviewer)
+
+
+def test_an_agent_writes_for_an_admin_only_under_a_grant_it_requested_for_them(
+    agent_world: World,
+    admin: Principal,
+    second_admin: Principal,
+    customer: Principal,
+    support_agent: Principal,
+) -> None:
+    world = agent_world
+    granted(world, admin, second_admin)  # the admin's own grant, requested directly
+    with pytest.raises(PermissionDeniedError, match="approved, active grant"):
+        write_policy(
+            world.broker,
+            actor_id=admin.id,
+            principal_id=customer.id,
+            text="Written by the agent on a grant it never asked for.",
+            expected_version=3,
+            acting_agent_id=support_agent.id,
+        )
+    pending = world.ask(admin.id, reason="Update Alice's policy.", acting_agent_id=support_agent.id)
+    approve_request(
+        world.broker,
+        pending.record.request_id,
+        approver_id=second_admin.id,
+        grants=(WRITE,),
+        duration_seconds=900,
+    )
+    policy = write_policy(
+        world.broker,
+        actor_id=admin.id,
+        principal_id=customer.id,
+        text="May read own accounts only.",
+        expected_version=3,
+        acting_agent_id=support_agent.id,
+    )
+    assert (policy.version, policy.author_id) == (4, admin.id)
+    [changed] = [r for r in world.audit.records() if r.event is AuditEvent.POLICY_CHANGED]
+    assert changed.request_id == pending.record.request_id  # the agent's grant, not the admin's
+    assert changed.details["agent"] == support_agent.id
+    history = policy_history(
+        world.broker,
+        actor_id=admin.id,
+        principal_id=customer.id,
+        acting_agent_id=support_agent.id,
+    )
+    assert history[-1].version == 4
+
+
+def test_an_agent_without_its_own_grant_cannot_read_policies_for_an_admin(
+    agent_world: World, admin: Principal, customer: Principal, support_agent: Principal
+) -> None:
+    assert policy_history(agent_world.broker, actor_id=admin.id, principal_id=customer.id)
+    with pytest.raises(PermissionDeniedError):
+        policy_history(
+            agent_world.broker,
+            actor_id=admin.id,
+            principal_id=customer.id,
+            acting_agent_id=support_agent.id,
+        )
