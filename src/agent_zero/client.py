@@ -13,10 +13,11 @@ bearer token, and may act for a signed-in person with ``on_behalf_of``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -40,6 +41,17 @@ _ERRORS: dict[int, type[AgentZeroError]] = {
     429: RateLimitedError,
     503: UnavailableError,
 }
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9@+_.:-]{1,128}")
+
+
+def _segment(value: str) -> str:
+    """One path segment from an id: ids can come from a model or a user, so an id like
+    ``../access-requests/x`` or ``a?b=1`` must not reach another route."""
+    if not _SEGMENT.fullmatch(value) or value in (".", ".."):
+        raise InvalidInputError("not a valid id")
+    return quote(value, safe="")
 
 
 class AccessDeniedError(PermissionDeniedError):
@@ -151,15 +163,17 @@ class BrokerClient:
 
     def get(self, request_id: str) -> AccessAnswer:
         """GET /v1/access-requests/{id}: the requester collects approved credentials once."""
-        return self._answer(self._send("GET", f"/v1/access-requests/{request_id}", b"", {}))
+        path = f"/v1/access-requests/{_segment(request_id)}"
+        return self._answer(self._send("GET", path, b"", {}))
 
     def revoke(self, request_id: str) -> AccessAnswer:
         """POST /v1/grants/{id}/revoke."""
-        return self._answer(self._send("POST", f"/v1/grants/{request_id}/revoke", b"", {}))
+        path = f"/v1/grants/{_segment(request_id)}/revoke"
+        return self._answer(self._send("POST", path, b"", {}))
 
     def policy_history(self, principal_id: str) -> dict[str, Any]:
         """GET /v1/admin/policies/{id}: ``current`` and ``history`` (admins)."""
-        path = f"/v1/admin/policies/{principal_id}"
+        path = f"/v1/admin/policies/{_segment(principal_id)}"
         return self._json(self._send("GET", path, b"", {}))
 
     def write_policy(
@@ -167,7 +181,7 @@ class BrokerClient:
     ) -> dict[str, Any]:
         """PUT /v1/admin/policies/{id}: a new version on top of ``expected_version``."""
         body = json.dumps({"text": text, "expected_version": expected_version}).encode()
-        path = f"/v1/admin/policies/{principal_id}"
+        path = f"/v1/admin/policies/{_segment(principal_id)}"
         return self._json(self._send("PUT", path, body, {}))
 
     def session(self, reason: str, *, region: str, endpoint_url: str | None = None) -> Any:

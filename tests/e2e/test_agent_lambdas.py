@@ -460,12 +460,19 @@ def test_an_admin_changes_a_policy_through_the_admin_api_under_the_agents_own_gr
             json={"grants": [grant], "duration_seconds": 900},
         )
         assert approved.status_code == 200
+        before = admin.get("/v1/admin/policies/ben.okafor").json()["current"]
         stack.model.enqueue(
             ToolCalls([ToolCall("check_access_request", {"request_id": request_id})]),
+            ToolCalls([ToolCall("read_user_policy", {"principal": "ben.okafor"})]),
             ToolCalls(
                 [
                     ToolCall(
-                        "write_user_policy", {"principal": "ben.okafor", "policy_text": new_text}
+                        "write_user_policy",
+                        {
+                            "principal": "ben.okafor",
+                            "policy_text": new_text,
+                            "expected_version": before["version"],
+                        },
                     )
                 ]
             ),
@@ -475,10 +482,52 @@ def test_an_admin_changes_a_policy_through_the_admin_api_under_the_agents_own_gr
         deployed.run_workers()
         second_turn = [f for f in posted(stack, connection) if f["id"] == "p-2"]
         finished = [(f["tool"], f["outcome"]) for f in second_turn if f["type"] == "tool_finished"]
-        assert finished == [("check_access_request", "ok"), ("write_user_policy", "ok")]
+        assert finished == [
+            ("check_access_request", "ok"),
+            ("read_user_policy", "ok"),
+            ("write_user_policy", "ok"),
+        ]
         policy = admin.get("/v1/admin/policies/ben.okafor").json()
         audit = admin.get("/v1/admin/audit", params={"request_id": request_id}).json()
     assert policy["current"]["text"] == new_text
+    assert policy["current"]["version"] == before["version"] + 1
     assert policy["current"]["author_id"] == "priya.raman"
     [changed] = [r for r in audit["records"] if r["event"] == "policy_changed"]
     assert changed["details"]["agent"] == "support-assistant"
+
+
+def test_a_second_message_while_a_turn_runs_is_busy(stack: Stack, deployed: Deployed) -> None:
+    balance_script(stack)
+    connection = new_connection_id()
+    connect(deployed, connection, stack.sign_in("alice.moreau"))
+    say(deployed, connection, "My balance?", "m-9")
+    say(deployed, connection, "And again?", "m-10")  # before the first worker finished
+    assert len(deployed.invocations) == 1
+    assert [(f["type"], f["id"], f.get("code")) for f in posted(stack, connection)] == [
+        ("error", "m-10", "busy")
+    ]
+    deployed.run_workers()
+    stack.model.enqueue(Text("Anything else?"))
+    say(deployed, connection, "Thanks", "m-11")  # the first turn ended: accepted
+    assert len(deployed.invocations) == 1
+
+
+def test_a_failing_worker_never_raises_and_frees_the_connection(
+    stack: Stack, management: Any, connections: ConnectionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_deps(_user: str, _token: str) -> TurnDeps:
+        raise RuntimeError("token=eyJ... must not be logged")
+
+    opener = AgentRuntime(open_model=lambda: None, deps_for=broken_deps)  # type: ignore[arg-type, return-value]
+    deployed = Deployed(stack, opener, ManagementApiPoster(management), connections=connections)
+    connection = new_connection_id()
+    connect(deployed, connection, stack.sign_in("alice.moreau"))
+    say(deployed, connection, "hello", "m-12")
+    deployed.run_workers()  # logged by type, not raised: a retry would repeat tool calls
+    assert "RuntimeError" in caplog.text
+    assert "eyJ" not in caplog.text
+    found = connections.get(connection)
+    assert found is not None
+    assert found.turn_id is None  # the next message is not "busy"
+    say(deployed, connection, "hello again", "m-13")
+    assert len(deployed.invocations) == 1

@@ -150,12 +150,19 @@ def test_an_admin_updates_a_policy_through_the_agent_after_a_second_admin_approv
         )
         assert approved.status_code == 200
         new_text = "Ben may read his own accounts and transactions; nothing else."
+        before = admin.get("/v1/admin/policies/ben.okafor", headers=headers).json()["current"]
         stack.model.enqueue(
             ToolCalls([ToolCall("check_access_request", {"request_id": request_id})]),
+            ToolCalls([ToolCall("read_user_policy", {"principal": "ben.okafor"})]),
             ToolCalls(
                 [
                     ToolCall(
-                        "write_user_policy", {"principal": "ben.okafor", "policy_text": new_text}
+                        "write_user_policy",
+                        {
+                            "principal": "ben.okafor",
+                            "policy_text": new_text,
+                            "expected_version": before["version"],
+                        },
                     )
                 ]
             ),
@@ -165,7 +172,13 @@ def test_an_admin_updates_a_policy_through_the_agent_after_a_second_admin_approv
             socket.send(json.dumps({"type": "message", "id": "p-2", "text": "Approved now?"}))
             second_turn = frames_until_done(socket, "p-2")
         finished = [(f["tool"], f["outcome"]) for f in second_turn if f["type"] == "tool_finished"]
-        assert finished == [("check_access_request", "ok"), ("write_user_policy", "ok")]
+        assert finished == [
+            ("check_access_request", "ok"),
+            ("read_user_policy", "ok"),
+            ("write_user_policy", "ok"),
+        ]
+        # The model saw the current text before it wrote the new one.
+        assert before["text"][:60] in json.dumps(stack.model.chat_requests[-2].body)
         policy = admin.get("/v1/admin/policies/ben.okafor", headers=headers).json()
     assert policy["current"]["text"] == new_text
     assert policy["current"]["author_id"] == "priya.raman"
@@ -265,7 +278,12 @@ def test_an_admin_onboards_an_employee_through_the_agent(stack: Stack) -> None:
 def test_customers_have_no_admin_tools(stack: Stack) -> None:
     stack.model.enqueue(
         ToolCalls(
-            [ToolCall("write_user_policy", {"principal": "alice.moreau", "policy_text": "All."})]
+            [
+                ToolCall(
+                    "write_user_policy",
+                    {"principal": "alice.moreau", "policy_text": "All.", "expected_version": 1},
+                )
+            ]
         ),
         Text("I cannot do that."),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent_zero.agent.ports import BrokerAnswer
+from agent_zero.agent.ports import BrokerAnswer, PolicyView
 from agent_zero.client import AccessAnswer, BrokerClient, SigV4Key
 
 
@@ -40,14 +40,24 @@ class BrokerApiAdminDesk:
         self._agent_key = agent_key
         self._token = admin_access_token
 
-    def write_policy(self, principal_id: str, text: str) -> str:
-        """A new version on top of the current one."""
-        with BrokerClient(self._api_url, sigv4=self._agent_key, on_behalf_of=self._token) as client:
+    def read_policy(self, principal_id: str) -> PolicyView:
+        """The current version, under the agent's own policy-store grant."""
+        with self._client() as client:
             current = client.policy_history(principal_id).get("current") or {}
-            written = client.write_policy(
-                principal_id, text, expected_version=int(current.get("version", 0))
-            )
-        return f"Saved version {written['version']} of {principal_id}'s policy."
+        return PolicyView(
+            principal_id=principal_id,
+            version=int(current.get("version", 0)),
+            text=str(current.get("text", "")),
+        )
+
+    def write_policy(self, principal_id: str, text: str, expected_version: int) -> int:
+        """The next version, on top of the one the admin read."""
+        with self._client() as client:
+            written = client.write_policy(principal_id, text, expected_version=expected_version)
+        return int(written["version"])
+
+    def _client(self) -> BrokerClient:
+        return BrokerClient(self._api_url, sigv4=self._agent_key, on_behalf_of=self._token)
 
 
 def _answer(answer: AccessAnswer) -> BrokerAnswer:

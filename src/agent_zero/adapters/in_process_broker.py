@@ -7,9 +7,15 @@ signed on-behalf-of request carries over HTTP).
 
 from __future__ import annotations
 
-from agent_zero.agent.ports import BrokerAnswer
-from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
-from agent_zero.broker.administration import write_policy
+from agent_zero.agent.ports import BrokerAnswer, PolicyView
+from agent_zero.broker.access import (
+    AGENT_SOCKET_PROOF,
+    AccessCommand,
+    AccessResult,
+    Broker,
+    request_access,
+)
+from agent_zero.broker.administration import policy_history, write_policy
 from agent_zero.broker.approvals import collect_credentials
 
 
@@ -29,14 +35,21 @@ class InProcessBroker:
                 principal_id=self._user_id,
                 reason=reason,
                 acting_agent_id=self._agent_id,
-                verified_by="sigv4",  # the agent's own identity, the user's verified token
+                verified_by=AGENT_SOCKET_PROOF,
             ),
         )
         return _answer(result)
 
     def collect(self, request_id: str) -> BrokerAnswer:
         """The user's approved request's credentials (minted now, once)."""
-        return _answer(collect_credentials(self._broker, request_id, principal_id=self._user_id))
+        return _answer(
+            collect_credentials(
+                self._broker,
+                request_id,
+                principal_id=self._user_id,
+                acting_agent_id=self._agent_id,
+            )
+        )
 
 
 def _answer(result: AccessResult) -> BrokerAnswer:
@@ -66,15 +79,29 @@ class InProcessAdminDesk:
         self._admin_id = admin_id
         self._agent_id = agent_id
 
-    def write_policy(self, principal_id: str, text: str) -> str:
-        """A new version of the principal's policy."""
-        current = self._broker.policies.current(principal_id)
+    def read_policy(self, principal_id: str) -> PolicyView:
+        """The current version, under the agent's own policy-store grant."""
+        history = policy_history(
+            self._broker,
+            actor_id=self._admin_id,
+            principal_id=principal_id,
+            acting_agent_id=self._agent_id,
+        )
+        current = history[-1] if history else None
+        return PolicyView(
+            principal_id=principal_id,
+            version=current.version if current else 0,
+            text=current.text if current else "",
+        )
+
+    def write_policy(self, principal_id: str, text: str, expected_version: int) -> int:
+        """The next version, on top of the one the admin read."""
         written = write_policy(
             self._broker,
             actor_id=self._admin_id,
             principal_id=principal_id,
             text=text,
-            expected_version=current.version if current else 0,
+            expected_version=expected_version,
             acting_agent_id=self._agent_id,
         )
-        return f"Saved version {written.version} of {principal_id}'s policy."
+        return written.version

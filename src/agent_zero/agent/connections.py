@@ -19,6 +19,8 @@ class Connection(DomainModel):
     username: str
     access_token: SecretStr
     expires_at: datetime  # the token's expiry: the connection is useless after it
+    turn_id: str | None = None  # the message whose turn is running, if one is
+    turn_started: datetime | None = None
 
 
 class ConnectionStore(Protocol):
@@ -36,12 +38,23 @@ class ConnectionStore(Protocol):
         """Forget a connection."""
         ...
 
+    def begin_turn(
+        self, connection_id: str, message_id: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Mark a turn as running: False if the connection is gone or a turn started at or
+        after ``stale_before`` still runs (one message at a time, across Lambda instances)."""
+        ...
+
+    def end_turn(self, connection_id: str, message_id: str) -> None:
+        """Clear the mark, if it is still this message's."""
+        ...
+
 
 class InMemoryConnectionStore:
     """Connections in a dict (tests; one process)."""
 
     def __init__(self) -> None:
-        # Single dict operations are atomic under the GIL: no lock needed for one process.
+        # Single dict operations are atomic under the GIL; tests drive one handler at a time.
         self._connections: dict[str, Connection] = {}
 
     def put(self, connection: Connection) -> None:
@@ -55,6 +68,28 @@ class InMemoryConnectionStore:
     def remove(self, connection_id: str) -> None:
         """Forget."""
         self._connections.pop(connection_id, None)
+
+    def begin_turn(
+        self, connection_id: str, message_id: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Mark, unless a recent turn runs."""
+        found = self._connections.get(connection_id)
+        if found is None:
+            return False
+        if found.turn_id is not None and found.turn_started and found.turn_started >= stale_before:
+            return False
+        self._connections[connection_id] = found.model_copy(
+            update={"turn_id": message_id, "turn_started": now}
+        )
+        return True
+
+    def end_turn(self, connection_id: str, message_id: str) -> None:
+        """Clear this message's mark."""
+        found = self._connections.get(connection_id)
+        if found is not None and found.turn_id == message_id:
+            self._connections[connection_id] = found.model_copy(
+                update={"turn_id": None, "turn_started": None}
+            )
 
 
 class ConnectionGoneError(UnavailableError):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_zero.agent.frames import ServerFrame
-from agent_zero.agent.ports import BrokerAnswer
-from agent_zero.domain.errors import NotFoundError
+from agent_zero.agent.ports import BrokerAnswer, PolicyView
+from agent_zero.domain.errors import ConflictError, NotFoundError
 
 
 @dataclass
@@ -90,3 +90,29 @@ class RecordingSink:
     def types(self) -> list[str]:
         """The frame types, in order."""
         return [frame.type for frame in self.sent]
+
+
+@dataclass
+class InMemoryAdminDesk:
+    """Policies in a dict; a write on top of a stale version is a ConflictError."""
+
+    policies: dict[str, list[str]] = field(default_factory=dict)  # principal → versions
+    writes: list[tuple[str, str]] = field(default_factory=list)
+
+    def read_policy(self, principal_id: str) -> PolicyView:
+        """The latest version."""
+        versions = self.policies.get(principal_id, [])
+        return PolicyView(
+            principal_id=principal_id,
+            version=len(versions),
+            text=versions[-1] if versions else "",
+        )
+
+    def write_policy(self, principal_id: str, text: str, expected_version: int) -> int:
+        """Append a version."""
+        versions = self.policies.setdefault(principal_id, [])
+        if expected_version != len(versions):
+            raise ConflictError("the policy changed since it was read")
+        versions.append(text)
+        self.writes.append((principal_id, text))
+        return len(versions)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from pydantic import Field
+
 from agent_zero.agent.frames import ServerFrame
 from agent_zero.domain.base import DomainModel
 
@@ -16,7 +18,7 @@ class BrokerAnswer(DomainModel):
     status: str
     reasons: tuple[str, ...] = ()
     grants: tuple[str, ...] = ()  # catalog keys granted
-    credentials: Mapping[str, str] | None = None
+    credentials: Mapping[str, str] | None = Field(default=None, repr=False)
     expires_at: str | None = None
 
 
@@ -32,11 +34,23 @@ class AccessBroker(Protocol):
         ...
 
 
-class AdminDesk(Protocol):
-    """Administration as the signed-in admin (the broker checks their grants)."""
+class PolicyView(DomainModel):
+    """One principal's current policy, as an admin edits it."""
 
-    def write_policy(self, principal_id: str, text: str) -> str:
-        """Write a new policy version; the outcome as a sentence."""
+    principal_id: str
+    version: int  # 0: none yet
+    text: str
+
+
+class AdminDesk(Protocol):
+    """Administration as the signed-in admin (the broker checks the agent's grant)."""
+
+    def read_policy(self, principal_id: str) -> PolicyView:
+        """The current version; raises an AgentZeroError when refused."""
+        ...
+
+    def write_policy(self, principal_id: str, text: str, expected_version: int) -> int:
+        """Write the version after ``expected_version``; ConflictError if it moved on."""
         ...
 
 

@@ -286,12 +286,16 @@ def _decide(broker: Broker, record: RequestRecord) -> AccessResult:
     return issue(broker, record, principal, proposal.grants, proposal.duration_seconds)
 
 
+# The chat socket verified the user's token; the agent is the server's own code.
+AGENT_SOCKET_PROOF = "cognito+agent-socket"
+
+
 def _kind_fits_proof(principal: Principal, agent: Principal | None, verified_by: str) -> bool:
     # A Cognito token is a person's; a bare SigV4 key is an agent's; an agent acting for
     # someone acts for a person. A user named like an agent cannot become the agent.
     if verified_by == "cognito":
         return principal.kind is PrincipalKind.HUMAN and agent is None
-    if verified_by == "sigv4":
+    if verified_by in ("sigv4", AGENT_SOCKET_PROOF):
         if agent is None:
             return principal.kind is PrincipalKind.AGENT
         return principal.kind is PrincipalKind.HUMAN and agent.kind is PrincipalKind.AGENT

@@ -17,7 +17,7 @@ from agent_zero.broker.approvals import APPROVER_GROUP
 from agent_zero.domain.audit import AuditEvent, AuditRecord, verify_chain
 from agent_zero.domain.errors import InvalidInputError, PermissionDeniedError
 from agent_zero.domain.policies import MAX_POLICY_TEXT, PrincipalPolicy
-from agent_zero.domain.principals import Principal
+from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.requests import RequestRecord, RequestState
 
 POLICY_STORE = "policy-store"
@@ -123,6 +123,8 @@ def write_policy(
         raise InvalidInputError(f"there is no principal {principal_id}")
     if principal_id == actor_id:
         raise PermissionDeniedError("nobody writes their own access policy")
+    if acting_agent_id is not None:
+        _agent_may_write_for(broker, principal_id, acting_agent_id)
     # Write-ahead: the change is on record before it takes effect.
     broker.audit.append(
         AuditEvent.POLICY_CHANGED,
@@ -143,6 +145,22 @@ def write_policy(
         at=broker.clock.now(),
         expected_version=expected_version,
     )
+
+
+def _agent_may_write_for(broker: Broker, principal_id: str, acting_agent_id: str) -> None:
+    # An agent, however it was instructed, only edits ordinary people's policies: never its
+    # own or another agent's (that would widen what agents can get), never an admin's
+    # (admins approve each other's grants). Those changes are made by a person directly.
+    target = broker.directory.get(principal_id)
+    if (
+        target is None
+        or principal_id == acting_agent_id
+        or target.kind is not PrincipalKind.HUMAN
+        or APPROVER_GROUP in target.groups
+    ):
+        raise PermissionDeniedError(
+            "an agent may change only a non-admin person's policy; an admin must do this directly"
+        )
 
 
 def put_principal(broker: Broker, *, actor_id: str, principal: Principal) -> Principal:

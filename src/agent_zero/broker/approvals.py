@@ -152,8 +152,13 @@ def deny_request(
     )
 
 
-def collect_credentials(broker: Broker, request_id: str, *, principal_id: str) -> AccessResult:
+def collect_credentials(
+    broker: Broker, request_id: str, *, principal_id: str, acting_agent_id: str | None = None
+) -> AccessResult:
     """The requester's credentials for a request a person approved: minted now, once.
+
+    Only the requester collects: the same principal, acting through the same agent (or
+    directly, when they asked directly).
 
     The approval lapses after ``COLLECT_WINDOW``; the rules are checked again
     against the requester and the catalog as they are now, and against the policy
@@ -161,7 +166,12 @@ def collect_credentials(broker: Broker, request_id: str, *, principal_id: str) -
     compare-and-set before STS is called, so two collections never mint twice.
     """
     record = _record(broker, request_id)
-    if record.request.principal_id != principal_id:
+    # The same principal through the same channel: an agent never collects what its user
+    # asked for directly, nor a user what an agent asked for on their behalf.
+    if (
+        record.request.principal_id != principal_id
+        or record.request.acting_agent_id != acting_agent_id
+    ):
         # Not "forbidden": nobody else may even learn that the request exists.
         raise NotFoundError(f"there is no request {request_id}")
     if record.state is not RequestState.APPROVED or record.decided_by is None:

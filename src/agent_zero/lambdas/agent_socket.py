@@ -12,10 +12,12 @@ stops at its next frame.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
@@ -28,10 +30,12 @@ from agent_zero.agent.connections import (
 )
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
 from agent_zero.agent.support import build_agent, run_turn
-from agent_zero.domain.errors import AgentZeroError, UnavailableError
+from agent_zero.domain.errors import AgentZeroError
 from agent_zero.web.agent_ws import BEARER_PROTOCOL, AgentRuntime, TokenVerifier
 
 logger = logging.getLogger(__name__)
+
+STALE_MARGIN_SECONDS = 30  # beyond a turn's own bound before its mark counts as abandoned
 
 Event = dict[str, Any]
 Response = dict[str, Any]
@@ -59,6 +63,7 @@ class AgentSocketHandlers:
     runtime: AgentRuntime
     poster: ConnectionPoster
     start_worker: Callable[[dict[str, Any]], None]
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def connect(self, event: Event) -> Response:
         """$connect: only a verified user gets a connection."""
@@ -107,46 +112,73 @@ class AgentSocketHandlers:
             )
             asyncio.run(_send_then_done(sink, frame, message.id))
             return {"statusCode": 200}
-        self.start_worker({"connection_id": connection_id, "message": message.model_dump()})
+        now = self.clock()
+        # A turn that ran past its bound (a crashed worker) no longer holds the connection.
+        stale_before = now - timedelta(seconds=self.runtime.limits.seconds + STALE_MARGIN_SECONDS)
+        if not self.connections.begin_turn(
+            connection_id, message.id, now=now, stale_before=stale_before
+        ):
+            asyncio.run(
+                sink.send(Error(id=message.id, code="busy", message="One message at a time."))
+            )
+            return {"statusCode": 200}
+        try:
+            self.start_worker({"connection_id": connection_id, "message": message.model_dump()})
+        except Exception:
+            self.connections.end_turn(connection_id, message.id)
+            raise
         return {"statusCode": 200}
 
     def work(self, payload: dict[str, Any]) -> None:
         """The asynchronous worker: one turn, frames posted as they come.
 
-        It never raises for a delivery failure: an asynchronous invocation that fails is
-        retried, and a retried turn would repeat its tool calls.
+        It never raises: an asynchronous invocation that fails is retried, and a retried
+        turn would repeat its tool calls. Failures are logged by type, never by content.
         """
-        connection = self.connections.get(str(payload["connection_id"]))
+        connection_id = str(payload.get("connection_id", ""))
+        try:
+            message = UserMessage.model_validate(payload.get("message"))
+        except ValidationError:
+            logger.warning("agent worker: a payload that is not a message was dropped")
+            return
+        try:
+            self._run(connection_id, message)
+        except ConnectionGoneError:
+            self.connections.remove(connection_id)  # nobody is listening any more
+        except AgentZeroError as error:
+            logger.warning("agent turn %s: %s", message.id, error.code)
+        except Exception as error:
+            logger.error("agent turn %s failed: %s", message.id, type(error).__name__)
+        finally:
+            with contextlib.suppress(Exception):
+                self.connections.end_turn(connection_id, message.id)
+
+    def _run(self, connection_id: str, message: UserMessage) -> None:
+        connection = self.connections.get(connection_id)
         if connection is None:
             return  # the client left before the turn started
-        message = UserMessage.model_validate(payload["message"])
-        sink = ConnectionSink(self.poster, connection.connection_id)
-        try:
-            if self.runtime.open_model is None:
-                frame = Error(
-                    id=message.id,
-                    code="model_not_configured",
-                    message="No model is configured: set AGENT_ZERO_LLM_PROVIDER.",
-                )
-                asyncio.run(_send_then_done(sink, frame, message.id))
-                return
-            token = connection.access_token.get_secret_value()
-            deps = self.runtime.deps_for(connection.username, token)
-            asyncio.run(
-                run_turn(
-                    build_agent(),
-                    message_id=message.id,
-                    text=message.text,
-                    deps=deps,
-                    sink=sink,
-                    open_model=self.runtime.open_model,
-                    limits=self.runtime.limits,
-                )
+        sink = ConnectionSink(self.poster, connection_id)
+        if self.runtime.open_model is None:
+            frame = Error(
+                id=message.id,
+                code="model_not_configured",
+                message="No model is configured: set AGENT_ZERO_LLM_PROVIDER.",
             )
-        except ConnectionGoneError:
-            self.connections.remove(connection.connection_id)  # nobody is listening any more
-        except UnavailableError as error:
-            logger.warning("agent turn %s: frames undeliverable (%s)", message.id, error.code)
+            asyncio.run(_send_then_done(sink, frame, message.id))
+            return
+        token = connection.access_token.get_secret_value()
+        deps = self.runtime.deps_for(connection.username, token)
+        asyncio.run(
+            run_turn(
+                build_agent(),
+                message_id=message.id,
+                text=message.text,
+                deps=deps,
+                sink=sink,
+                open_model=self.runtime.open_model,
+                limits=self.runtime.limits,
+            )
+        )
 
 
 async def _send_then_done(sink: ConnectionSink, frame: Error, message_id: str) -> None:

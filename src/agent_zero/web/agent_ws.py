@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -59,6 +60,16 @@ def _token(socket: WebSocket) -> tuple[str | None, str | None]:
     return socket.cookies.get(SESSION_COOKIE), None
 
 
+def _same_origin(socket: WebSocket) -> bool:
+    # Browsers send the cookie on a cross-site WebSocket too (no CORS for WebSockets): a
+    # page elsewhere could chat as the victim. Cookie sign-in counts only from this origin.
+    origin = socket.headers.get("origin")
+    host = socket.headers.get("host")
+    if not origin or not host:
+        return False
+    return urlsplit(origin).netloc == host
+
+
 def add_agent_socket(app: FastAPI, *, tokens: TokenVerifier, runtime: AgentRuntime) -> None:
     """Mount the agent's WebSocket on the app."""
     agent = build_agent()
@@ -66,6 +77,9 @@ def add_agent_socket(app: FastAPI, *, tokens: TokenVerifier, runtime: AgentRunti
     @app.websocket("/v1/agent/ws")
     async def agent_socket(socket: WebSocket) -> None:
         token, subprotocol = _token(socket)
+        if subprotocol is None and not _same_origin(socket):
+            await socket.close(code=CLOSE_UNAUTHENTICATED)
+            return
         try:
             username = str(tokens.verify(token or "").username)
         except AgentZeroError:
@@ -84,6 +98,19 @@ def add_agent_socket(app: FastAPI, *, tokens: TokenVerifier, runtime: AgentRunti
                         Error(id="-", code="invalid_message", message="Send {type, id, text}.")
                     )
                     continue
+                try:  # a connection outlives its token: each turn needs a live one
+                    tokens.verify(token or "")
+                except AgentZeroError:
+                    await sink.send(
+                        Error(
+                            id=message.id,
+                            code="session_expired",
+                            message="Your session ended; sign in again.",
+                        )
+                    )
+                    await sink.send(Done(id=message.id))
+                    await socket.close(code=CLOSE_UNAUTHENTICATED)
+                    return
                 if runtime.open_model is None:
                     await sink.send(
                         Error(

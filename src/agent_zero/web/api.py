@@ -320,10 +320,15 @@ def create_app(
         if record.request.principal_id == identity.principal_id:
             # The requester collects credentials a person approved, once.
             result = await _in_thread(
-                collect_credentials, broker, request_id, principal_id=identity.principal_id
+                collect_credentials,
+                broker,
+                request_id,
+                principal_id=identity.principal_id,
+                acting_agent_id=identity.acting_agent_id,
             )
             return result_response(result)
-        if not _is_admin(broker, identity.principal_id):
+        if identity.acting_agent_id is not None or not _is_admin(broker, identity.principal_id):
+            # An agent acting for an admin does not get the admin's view of others' requests.
             raise NotFoundError(f"there is no request {request_id}")
         return JSONResponse(record_view(record))
 

@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from agent_zero.agent.memory import (
+    InMemoryAdminDesk,
     InMemoryDataPlane,
     InMemoryDataPlaneFactory,
     RecordingSink,
@@ -21,7 +22,14 @@ from agent_zero.agent.ports import BrokerAnswer
 from agent_zero.agent.support import INSTRUCTIONS, Resource, TurnDeps, TurnLimits, build_agent
 from agent_zero.agent.support import run_turn as run_agent_turn
 from agent_zero.review.llm import LlmReviewerConfig, model_opener
-from support.model_server import ScriptedModelServer, Text, ToolCall, ToolCalls, run_model_server
+from support.model_server import (
+    HttpError,
+    ScriptedModelServer,
+    Text,
+    ToolCall,
+    ToolCalls,
+    run_model_server,
+)
 
 SECRET = "wJalrXUtnFEMI-this-must-never-reach-the-model"
 TOKEN = "FwoGZXIvYXdzEBYaD-session-token-never-shown"
@@ -252,6 +260,7 @@ def test_the_model_gets_the_support_instructions_and_no_table_names(
         "request_aws_access",
         "check_access_request",
         "run_dynamodb_operation",
+        "read_user_policy",
         "write_user_policy",
         "create_user",
     }
@@ -282,3 +291,114 @@ def test_the_brokers_own_fixed_reasons_are_relayed(model: ScriptedModelServer) -
     )
     turn.run(model, "My balance?")
     assert "could not review it just now" in json.dumps(model.chat_requests[-1].body)
+
+
+def policy_grant() -> BrokerAnswer:
+    return BrokerAnswer(request_id="req-5", status="approved", grants=("policy-store",))
+
+
+def admin_turn(*answers: BrokerAnswer) -> tuple[Turn, InMemoryAdminDesk]:
+    turn = Turn(*answers)
+    desk = InMemoryAdminDesk(policies={"ben.okafor": ["v1: Ben reads his own rows."]})
+    turn.deps.admin = desk
+    return turn, desk
+
+
+def tool_results(model: ScriptedModelServer) -> list[str]:
+    return [
+        str(message["content"])
+        for message in model.chat_requests[-1].body["messages"]
+        if message["role"] == "tool"
+    ]
+
+
+def write_ben(version: int, text: str = "v2: Ben reads balances only.") -> ToolCalls:
+    arguments = {"principal": "ben.okafor", "policy_text": text, "expected_version": version}
+    return ToolCalls([ToolCall("write_user_policy", arguments)])
+
+
+def test_admin_tools_need_a_policy_store_grant_from_this_turn(model: ScriptedModelServer) -> None:
+    turn, desk = admin_turn()
+    model.enqueue(
+        ToolCalls([ToolCall("read_user_policy", {"principal": "ben.okafor"})]),
+        write_ben(1),
+        Text("I need access first."),
+    )
+    turn.run(model, "Change Ben's policy.")
+    assert all(result.startswith("No access yet") for result in tool_results(model))
+    assert desk.writes == []
+
+
+def test_an_admin_reads_then_writes_on_top_of_what_was_read(model: ScriptedModelServer) -> None:
+    turn, desk = admin_turn(policy_grant())
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "Change Ben's policy."})]),
+        ToolCalls([ToolCall("read_user_policy", {"principal": "ben.okafor"})]),
+        write_ben(1),
+        Text("Done."),
+    )
+    turn.run(model, "Change Ben's policy.")
+    results = tool_results(model)
+    assert results[1] == "Version 1 of ben.okafor's policy:\nv1: Ben reads his own rows."
+    assert results[2] == "Saved version 2 of ben.okafor's policy."
+    assert desk.policies["ben.okafor"][-1] == "v2: Ben reads balances only."
+
+
+def test_a_write_on_a_stale_version_is_refused_not_overwritten(
+    model: ScriptedModelServer,
+) -> None:
+    turn, desk = admin_turn(policy_grant())
+    desk.policies["ben.okafor"].append("v2: another admin's change")
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "Change Ben's policy."})]),
+        write_ben(1),
+        Text("It changed meanwhile."),
+    )
+    turn.run(model, "Change Ben's policy.")
+    assert "changed since you read it" in tool_results(model)[-1]
+    assert desk.policies["ben.okafor"][-1] == "v2: another admin's change"
+
+
+def test_a_stopped_turn_starts_no_side_effect(model: ScriptedModelServer) -> None:
+    turn, desk = admin_turn(policy_grant(), approved("account-balances"))
+    turn.deps.stopped.set()  # as after a timeout or a disconnect, seen by a tool thread
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        Text("ok"),
+    )
+    turn.run(model, "My balance?")
+    assert tool_results(model) == ["Stopped."]
+    assert turn.broker.reasons == []  # no access request was made
+    assert desk.writes == []
+
+
+def test_long_tool_results_are_cut_before_the_model_sees_them(
+    model: ScriptedModelServer,
+) -> None:
+    turn = Turn(approved("account-balances"))
+    rows = turn.data.plane.tables[BALANCES_TABLE]
+    rows.extend({"customer_id": "cust-alice", "memo": "x" * 2_000} for _ in range(10))
+    model.enqueue(
+        ToolCalls([ToolCall("request_aws_access", {"reason": "balance"})]),
+        ToolCalls([read_balances()]),
+        Text("done"),
+    )
+    turn.run(model, "My balance?")
+    result = tool_results(model)[-1]
+    assert len(result) < 6_100
+    assert result.endswith("(cut: ask about fewer items)")
+
+
+def test_errors_from_outside_our_code_reach_the_client_as_turn_failed(
+    model: ScriptedModelServer,
+) -> None:
+    turn = Turn()
+    model.enqueue(HttpError(400, "invalid_api_key: sk-live-1234 rejected"))
+    turn.run(model, "Hello")
+    assert turn.error_codes() == ["turn_failed"]
+    assert "sk-live" not in json.dumps([f.model_dump() for f in turn.sink.sent])
+
+
+def test_broker_answers_never_show_credentials_in_their_repr() -> None:
+    assert SECRET not in repr(approved("account-balances"))
+    assert TOKEN not in str(approved("account-balances"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -21,6 +21,8 @@ from integration.stores.dynamodb_backend import DynamoDBSandbox, client, running
 
 TOKEN = "eyJraWQiOi-access-token-kept-while-connected"
 EXPIRY = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)
+STALE = timedelta(seconds=90)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,12 @@ def dynamodb_store(running: DynamoDBSandbox) -> tuple[DynamoDBConnectionStore, s
         "Statement": [
             {
                 "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
                 "Resource": table_arn(table),
             }
         ],
@@ -131,3 +138,36 @@ def test_a_denied_store_is_unavailable_without_the_token(dynamodb: DynamoDBSandb
     assert "AccessDenied" in str(refused.value)
     assert TOKEN not in str(refused.value)
     assert store.get("c-1=") is None
+
+
+def begin(
+    store: ConnectionStore, message_id: str, at: datetime, connection_id: str = "c-1="
+) -> bool:
+    return store.begin_turn(connection_id, message_id, now=at, stale_before=at - STALE)
+
+
+def test_one_turn_at_a_time_per_connection(store: ConnectionStore) -> None:
+    store.put(connection())
+    assert begin(store, "m-1", T0)
+    assert not begin(store, "m-2", T0 + timedelta(seconds=5))  # busy
+    running = store.get("c-1=")
+    assert running is not None
+    assert (running.turn_id, running.turn_started) == ("m-1", T0)
+    store.end_turn("c-1=", "m-2")  # not its mark: nothing changes
+    assert not begin(store, "m-2", T0 + timedelta(seconds=6))
+    store.end_turn("c-1=", "m-1")
+    assert begin(store, "m-2", T0 + timedelta(seconds=7))
+
+
+def test_an_abandoned_turn_stops_holding_the_connection(store: ConnectionStore) -> None:
+    store.put(connection())
+    assert begin(store, "m-1", T0)
+    assert begin(store, "m-2", T0 + STALE + timedelta(seconds=1))  # m-1's worker died
+    store.end_turn("c-1=", "m-1")  # the late end of m-1 does not clear m-2's mark
+    assert not begin(store, "m-3", T0 + STALE + timedelta(seconds=2))
+
+
+def test_no_turn_starts_on_an_unknown_connection(store: ConnectionStore) -> None:
+    assert not begin(store, "m-1", T0, connection_id="never-connected=")
+    store.end_turn("never-connected=", "m-1")  # harmless
+    assert store.get("never-connected=") is None

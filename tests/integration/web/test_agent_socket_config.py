@@ -20,7 +20,15 @@ class Verified:
 
 
 class Tokens:
+    """'good-token' verifies; so does 'short-token', for its first ``lives`` checks."""
+
+    def __init__(self, lives: int = 1) -> None:
+        self.lives = lives
+
     def verify(self, token: str) -> Verified:
+        if token == "short-token" and self.lives > 0:
+            self.lives -= 1
+            return Verified("alice")
         if token != "good-token":
             raise AuthenticationError("bad token")
         return Verified("alice")
@@ -30,9 +38,9 @@ def no_deps(_username: str, _token: str) -> TurnDeps:
     raise AssertionError("no turn may start without a model")
 
 
-def app() -> FastAPI:
+def app(tokens: Tokens | None = None) -> FastAPI:
     application = FastAPI()
-    add_agent_socket(application, tokens=Tokens(), runtime=AgentRuntime(None, no_deps))
+    add_agent_socket(application, tokens=tokens or Tokens(), runtime=AgentRuntime(None, no_deps))
     return application
 
 
@@ -61,6 +69,40 @@ def test_a_token_in_the_query_string_is_ignored() -> None:
 
 def test_the_session_cookie_authenticates_browsers() -> None:
     client = TestClient(app(), cookies={"agent_zero_session": "good-token"})
-    with client, client.websocket_connect("/v1/agent/ws") as socket:
+    same_origin = {"origin": "http://testserver"}
+    with client, client.websocket_connect("/v1/agent/ws", headers=same_origin) as socket:
         socket.send_json({"type": "message", "id": "m-2", "text": "hi"})
         assert socket.receive_json()["code"] == "model_not_configured"
+
+
+@pytest.mark.parametrize("headers", [{"origin": "https://evil.example"}, {}])
+def test_the_cookie_counts_only_from_the_apps_own_origin(headers: dict[str, str]) -> None:
+    # A page on another site can make the browser open this socket with the cookie.
+    client = TestClient(app(), cookies={"agent_zero_session": "good-token"})
+    with (
+        client,
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/v1/agent/ws", headers=headers),
+    ):
+        pass
+
+
+def test_a_token_that_expires_while_connected_ends_the_session() -> None:
+    with (
+        TestClient(app(Tokens(lives=2))) as client,
+        client.websocket_connect("/v1/agent/ws", subprotocols=["bearer", "short-token"]) as socket,
+    ):
+        socket.send_json({"type": "message", "id": "m-1", "text": "hello"})
+        assert socket.receive_json()["code"] == "model_not_configured"  # still valid
+        socket.receive_json()  # done
+        socket.send_json({"type": "message", "id": "m-2", "text": "again"})
+        assert socket.receive_json() == {
+            "type": "error",
+            "id": "m-2",
+            "code": "session_expired",
+            "message": "Your session ended; sign in again.",
+        }
+        assert socket.receive_json() == {"type": "done", "id": "m-2"}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 4401

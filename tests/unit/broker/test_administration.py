@@ -229,3 +229,42 @@ def test_an_agent_without_its_own_grant_cannot_read_policies_for_an_admin(
             principal_id=customer.id,
             acting_agent_id=support_agent.id,
         )
+
+
+def test_an_agent_never_writes_an_agents_or_an_admins_policy(
+    agent_world: World,
+    admin: Principal,
+    second_admin: Principal,
+    support_agent: Principal,
+) -> None:
+    world = agent_world
+    pending = world.ask(admin.id, reason="Update a policy.", acting_agent_id=support_agent.id)
+    approve_request(
+        world.broker,
+        pending.record.request_id,
+        approver_id=second_admin.id,
+        grants=(WRITE,),
+        duration_seconds=900,
+    )
+    for target in (support_agent.id, second_admin.id):  # itself; the admin who approves
+        with pytest.raises(PermissionDeniedError, match="non-admin person"):
+            write_policy(
+                world.broker,
+                actor_id=admin.id,
+                principal_id=target,
+                text="Allow everything.",
+                expected_version=0,
+                acting_agent_id=support_agent.id,
+            )
+    assert AuditEvent.POLICY_CHANGED not in world.events()
+    # The admin, acting directly, still may (under their own grant).
+    granted(world, admin, second_admin)
+    current = world.broker.policies.current(support_agent.id)
+    written = write_policy(
+        world.broker,
+        actor_id=admin.id,
+        principal_id=support_agent.id,
+        text="Reads balances for the signed-in customer only.",
+        expected_version=current.version if current else 0,
+    )
+    assert written.author_id == admin.id

@@ -81,6 +81,30 @@ def test_nobody_else_sees_or_collects_the_credentials(
     assert world.minter.minted == []
 
 
+def test_only_the_same_channel_collects(
+    customer: Principal, admin: Principal, support_agent: Principal
+) -> None:
+    # A request made directly is not the agent's to collect, nor the other way round.
+    world = World([customer, admin, support_agent], ScriptedReviewer(ESCALATE))
+    direct = world.ask(customer.id).record.request_id
+    via_agent = world.ask(customer.id, acting_agent_id=support_agent.id).record.request_id
+    for request_id in (direct, via_agent):
+        approve_request(
+            world.broker, request_id, approver_id=admin.id, grants=(READ_OWN,), duration_seconds=900
+        )
+    with pytest.raises(NotFoundError):
+        collect_credentials(
+            world.broker, direct, principal_id=customer.id, acting_agent_id=support_agent.id
+        )
+    with pytest.raises(NotFoundError):
+        collect_credentials(world.broker, via_agent, principal_id=customer.id)
+    assert world.minter.minted == []
+    collected = collect_credentials(
+        world.broker, via_agent, principal_id=customer.id, acting_agent_id=support_agent.id
+    )
+    assert collected.credentials is not None
+
+
 def test_only_admins_who_are_not_the_requester_decide(
     world: World, customer: Principal, staff: Principal, admin: Principal
 ) -> None:

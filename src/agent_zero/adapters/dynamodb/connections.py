@@ -8,12 +8,13 @@ verifies the token again before every turn.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
 
-from agent_zero.adapters.dynamodb.tables import call, number, string
+from agent_zero.adapters.dynamodb.tables import WriteCancelledError, call, number, string
 from agent_zero.agent.connections import Connection
 from agent_zero.domain.errors import UnavailableError
 
@@ -59,11 +60,14 @@ class DynamoDBConnectionStore:
         if found is None:
             return None
         try:
+            started = found.get("turn_started")
             return Connection(
                 connection_id=found["connection_id"]["S"],
                 username=found["username"]["S"],
                 access_token=SecretStr(found["access_token"]["S"]),
                 expires_at=datetime.fromtimestamp(int(found[TTL_ATTRIBUTE]["N"]), UTC),
+                turn_id=found["turn_id"]["S"] if "turn_id" in found else None,
+                turn_started=_from_micros(started["N"]) if started else None,
             )
         except (KeyError, ValueError, TypeError):
             # Never echo the item: it holds a token.
@@ -77,3 +81,50 @@ class DynamoDBConnectionStore:
             TableName=self._table,
             Key={"connection_id": string(connection_id)},
         )
+
+    def begin_turn(
+        self, connection_id: str, message_id: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """A conditional update: Lambda instances racing on one connection, one wins."""
+        try:
+            call(
+                self._client,
+                "UpdateItem",
+                TableName=self._table,
+                Key={"connection_id": string(connection_id)},
+                UpdateExpression="SET turn_id = :turn, turn_started = :now",
+                ConditionExpression=(
+                    "attribute_exists(connection_id) AND "
+                    "(attribute_not_exists(turn_id) OR turn_started < :stale)"
+                ),
+                ExpressionAttributeValues={
+                    ":turn": string(message_id),
+                    ":now": number(_micros(now)),
+                    ":stale": number(_micros(stale_before)),
+                },
+            )
+        except WriteCancelledError:
+            return False
+        return True
+
+    def end_turn(self, connection_id: str, message_id: str) -> None:
+        """Clear the mark if it is still this message's (a stale turn's end clears nothing)."""
+        # Refused when gone, or when another turn took over after this one went stale.
+        with contextlib.suppress(WriteCancelledError):
+            call(
+                self._client,
+                "UpdateItem",
+                TableName=self._table,
+                Key={"connection_id": string(connection_id)},
+                UpdateExpression="REMOVE turn_id, turn_started",
+                ConditionExpression="turn_id = :turn",
+                ExpressionAttributeValues={":turn": string(message_id)},
+            )
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _from_micros(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
