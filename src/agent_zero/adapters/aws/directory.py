@@ -1,4 +1,5 @@
-"""The sign-in directory (Cognito) for the agent's tools, with minted credentials only."""
+"""The sign-in directory (Cognito): the agent's tools with minted credentials only, and the
+web app's password sign-in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent_zero.domain.errors import InvalidInputError, PermissionDeniedError, UnavailableError
+from agent_zero.domain.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    PermissionDeniedError,
+    UnavailableError,
+)
 
 
 class MintedCognito:
@@ -64,3 +70,38 @@ class MintedCognitoFactory:
             aws_session_token=credentials["session_token"],
         )
         return MintedCognito(client, user_pool_id=self._pool)
+
+
+class CognitoPasswordSignIn:
+    """The web app's sign-in: USER_PASSWORD_AUTH against the pool's public app client.
+
+    The call is unsigned, as from a browser: the server holds no AWS identity for it.
+    """
+
+    def __init__(self, client: Any, *, client_id: str) -> None:
+        self._client = client  # an unsigned cognito-idp client built in wiring
+        self._client_id = client_id
+
+    def sign_in(self, username: str, password: str) -> str:
+        """The user's access token; AuthenticationError for wrong credentials."""
+        try:
+            answer = self._client.initiate_auth(
+                ClientId=self._client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": username, "PASSWORD": password},
+            )
+        except Exception as error:
+            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("NotAuthorizedException", "UserNotFoundException"):
+                # One message for both: which usernames exist is not for strangers to learn.
+                raise AuthenticationError("the username or password is wrong") from None
+            if code == "PasswordResetRequiredException":
+                raise AuthenticationError("this account must reset its password first") from None
+            raise UnavailableError("sign-in is unavailable right now") from None
+        if "AuthenticationResult" not in answer:
+            # A challenge (a new password, MFA) the web app does not handle yet.
+            raise AuthenticationError(
+                "this account needs a step the web sign-in does not support "
+                f"({answer.get('ChallengeName', 'a challenge')}); ask an administrator"
+            )
+        return str(answer["AuthenticationResult"]["AccessToken"])
