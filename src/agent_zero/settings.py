@@ -34,5 +34,7 @@ class Settings(BaseSettings):
     # The support agent's own model (same provider, endpoint and key); empty: ``llm_model``.
     agent_model: str = ""
     agent_timeout_seconds: float = 60.0  # one chat turn, tools included
+    # Session cookies are Secure everywhere but the sandbox's plain-HTTP loopback.
+    web_secure_cookies: bool = False
     # With no model, or when the model fails, a person decides instead of a denial.
     escalate_when_reviewer_fails: bool = False

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from agent_zero import iam
 from agent_zero.domain.catalog import Catalog
 from agent_zero.domain.principals import Principal
+from agent_zero.iam import Decision, evaluate
 
 Verdict = Literal["allowed", "denied"]
 _ALLOW_ALL = {
@@ -54,7 +54,7 @@ def what_it_allows(
 
 def _verdict(policy: str, action: str, resource: str, leading_key: str | None) -> Verdict:
     context = {"dynamodb:LeadingKeys": [leading_key]} if leading_key is not None else {}
-    result = iam.evaluate(
+    result = evaluate(
         action=action,
         resource=resource,
         principal=_SESSION_PRINCIPAL,
@@ -62,4 +62,4 @@ def _verdict(policy: str, action: str, resource: str, leading_key: str | None) -
         session_policy=policy,
         context=context,
     )
-    return "allowed" if result.decision is iam.Decision.ALLOW else "denied"
+    return "allowed" if result.decision is Decision.ALLOW else "denied"

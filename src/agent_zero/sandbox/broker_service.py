@@ -9,10 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import boto3
 import uvicorn
+from botocore import UNSIGNED
+from botocore.config import Config
 
 from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
-from agent_zero.adapters.aws.directory import MintedCognitoFactory
+from agent_zero.adapters.aws.directory import CognitoPasswordSignIn, MintedCognitoFactory
 from agent_zero.adapters.in_process_broker import InProcessAdminDesk, InProcessBroker
 from agent_zero.adapters.system import SystemClock
 from agent_zero.agent.support import Resource, TurnDeps, TurnLimits
@@ -33,6 +36,8 @@ from agent_zero.web.auth import (
     RequestAuthenticator,
     SigV4Authenticator,
 )
+from agent_zero.web.pages import WebOptions, add_pages
+from agent_zero.web.session import SessionCodec, load_or_create_key
 from agent_zero.wiring import agent_model_config, sandbox_broker
 
 LOOPBACK = "127.0.0.1"
@@ -163,6 +168,32 @@ def agent_runtime(
     return AgentRuntime(open_model=open_model, deps_for=deps_for, limits=limits)
 
 
+WEB_SESSION_KEY_FILE = "web-session.key"
+
+
+def web_options(
+    settings: Settings, record: SandboxRecord, tokens: CognitoTokenVerifier, sessions: SessionCodec
+) -> WebOptions:
+    """The web app in the sandbox: sign-in against the sandbox's user pool, plain-HTTP
+    loopback (so cookies cannot be Secure), and the demo logins shown on the login page."""
+    public = boto3.client(
+        "cognito-idp",
+        endpoint_url=record.aws_endpoint_url,
+        region_name=record.region,
+        config=Config(signature_version=UNSIGNED),  # as a browser would: no AWS identity
+    )
+    return WebOptions(
+        sign_in=CognitoPasswordSignIn(public, client_id=record.cognito.client_id),
+        tokens=tokens,
+        sessions=sessions,
+        secure_cookies=settings.web_secure_cookies,
+        model_configured=settings.llm_provider != "none",
+        region=record.region,
+        aws_endpoint_url=record.aws_endpoint_url,
+        demo_logins=tuple((u.username, u.password, u.role) for u in record.users),
+    )
+
+
 def start_broker_api(
     *,
     settings: Settings,
@@ -195,11 +226,14 @@ def start_broker_api(
         ),
     )
     app = create_app(broker, authenticator, limiter=limiter)
+    sessions = SessionCodec(load_or_create_key(settings.data_dir / WEB_SESSION_KEY_FILE))
     add_agent_socket(
         app,
         tokens=token_verifier,
         runtime=agent_runtime(settings=settings, record=record, bank=bank, broker=broker),
+        sessions=sessions,
     )
+    add_pages(app, broker, web_options(settings, record, token_verifier, sessions))
     listener = _bind(port)
     config = uvicorn.Config(
         app, host=LOOPBACK, port=listener.getsockname()[1], log_level="warning", access_log=False

@@ -85,8 +85,8 @@ def summary(record: SandboxRecord, data_dir: Path) -> str:
         f"  AWS endpoint      {record.aws_endpoint_url}   (region {record.region}, "
         f"account {record.account_id})",
         f"  health            {record.aws_endpoint_url}/healthz",
-        f"  web app           {record.web_url or 'not part of this build yet'}",
-        f"  broker API        {record.broker_api_url or 'not part of this build yet'}",
+        f"  web app           {record.web_url or 'not started'}   (sign in with a demo login)",
+        f"  broker API        {record.broker_api_url or 'not started'}   (OpenAPI at /docs)",
         f"  details           {record_path(data_dir)}  (mode 0600: keys and passwords)",
         "",
         "  demo logins (Cognito user pool " + record.cognito.user_pool_id + "):",
@@ -134,7 +134,7 @@ def run(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stde
             moto=sandbox.moto,
             port=options.api_port,
         )
-        record = record.model_copy(update={"broker_api_url": api.url})
+        record = record.model_copy(update={"broker_api_url": api.url, "web_url": api.url})
         steps("writing sandbox.json")
         write_record(data_dir, record)
         steps.finish()

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
 from agent_zero.agent.support import ModelOpener, TurnDeps, TurnLimits, build_agent, run_turn
 from agent_zero.domain.errors import AgentZeroError
+from agent_zero.web.session import SESSION_COOKIE, SessionCodec
 
-SESSION_COOKIE = "agent_zero_session"
 BEARER_PROTOCOL = "bearer"
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -53,11 +53,12 @@ class _SocketSink:
         await self._socket.send_text(frame.model_dump_json())
 
 
-def _token(socket: WebSocket) -> tuple[str | None, str | None]:
+def _token(socket: WebSocket, sessions: SessionCodec | None) -> tuple[str | None, str | None]:
     offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",")]
     if len(offered) == 2 and offered[0] == BEARER_PROTOCOL and offered[1]:
         return offered[1], BEARER_PROTOCOL
-    return socket.cookies.get(SESSION_COOKIE), None
+    session = sessions.open(socket.cookies.get(SESSION_COOKIE)) if sessions else None
+    return (session.access_token.get_secret_value() if session else None), None
 
 
 def _same_origin(socket: WebSocket) -> bool:
@@ -70,13 +71,19 @@ def _same_origin(socket: WebSocket) -> bool:
     return urlsplit(origin).netloc == host
 
 
-def add_agent_socket(app: FastAPI, *, tokens: TokenVerifier, runtime: AgentRuntime) -> None:
+def add_agent_socket(
+    app: FastAPI,
+    *,
+    tokens: TokenVerifier,
+    runtime: AgentRuntime,
+    sessions: SessionCodec | None = None,
+) -> None:
     """Mount the agent's WebSocket on the app."""
     agent = build_agent()
 
     @app.websocket("/v1/agent/ws")
     async def agent_socket(socket: WebSocket) -> None:
-        token, subprotocol = _token(socket)
+        token, subprotocol = _token(socket, sessions)
         if subprotocol is None and not _same_origin(socket):
             await socket.close(code=CLOSE_UNAUTHENTICATED)
             return

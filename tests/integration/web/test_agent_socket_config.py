@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -12,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from agent_zero.agent.support import TurnDeps
 from agent_zero.domain.errors import AuthenticationError
 from agent_zero.web.agent_ws import AgentRuntime, add_agent_socket
+from agent_zero.web.session import SessionCodec, WebSession
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,24 @@ def no_deps(_username: str, _token: str) -> TurnDeps:
     raise AssertionError("no turn may start without a model")
 
 
+CODEC = SessionCodec(b"k" * 32)
+
+
+def sealed(token: str) -> str:
+    """A session cookie as the web app sets it after sign-in."""
+    return CODEC.seal(
+        WebSession.start(username="alice", access_token=token, expires_at=datetime.now(UTC))
+    )
+
+
 def app(tokens: Tokens | None = None) -> FastAPI:
     application = FastAPI()
-    add_agent_socket(application, tokens=tokens or Tokens(), runtime=AgentRuntime(None, no_deps))
+    add_agent_socket(
+        application,
+        tokens=tokens or Tokens(),
+        runtime=AgentRuntime(None, no_deps),
+        sessions=CODEC,
+    )
     return application
 
 
@@ -68,7 +85,7 @@ def test_a_token_in_the_query_string_is_ignored() -> None:
 
 
 def test_the_session_cookie_authenticates_browsers() -> None:
-    client = TestClient(app(), cookies={"agent_zero_session": "good-token"})
+    client = TestClient(app(), cookies={"agent_zero_session": sealed("good-token")})
     same_origin = {"origin": "http://testserver"}
     with client, client.websocket_connect("/v1/agent/ws", headers=same_origin) as socket:
         socket.send_json({"type": "message", "id": "m-2", "text": "hi"})
@@ -78,7 +95,7 @@ def test_the_session_cookie_authenticates_browsers() -> None:
 @pytest.mark.parametrize("headers", [{"origin": "https://evil.example"}, {}])
 def test_the_cookie_counts_only_from_the_apps_own_origin(headers: dict[str, str]) -> None:
     # A page on another site can make the browser open this socket with the cookie.
-    client = TestClient(app(), cookies={"agent_zero_session": "good-token"})
+    client = TestClient(app(), cookies={"agent_zero_session": sealed("good-token")})
     with (
         client,
         pytest.raises(WebSocketDisconnect),
@@ -106,3 +123,14 @@ def test_a_token_that_expires_while_connected_ends_the_session() -> None:
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
     assert closed.value.code == 4401
+
+
+def test_a_raw_token_in_the_cookie_is_not_a_session() -> None:
+    # Only a cookie the server sealed counts: a token pasted into the cookie is ignored.
+    client = TestClient(app(), cookies={"agent_zero_session": "good-token"})
+    with (
+        client,
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect("/v1/agent/ws", headers={"origin": "http://testserver"}),
+    ):
+        pass
