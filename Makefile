@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test check lint typecheck unit bench clean
+.PHONY: demo test check lint typecheck unit bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ typecheck: $(STAMP)
 
 check: lint typecheck
 
-test: check
+# Debian packages the browser tests drive (Chromium); a no-op once installed.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: check system-deps
 	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)

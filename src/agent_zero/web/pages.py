@@ -305,7 +305,8 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
             token = await in_thread(options.sign_in.sign_in, username, password)
             verified = options.tokens.verify(token)
         except AuthenticationError as error:
-            return _login_again(request, render, options, target, error.message, status=401)
+            message = error.message[:1].upper() + error.message[1:] + "."
+            return _login_again(request, render, options, target, message, status=401)
         except AgentZeroError:
             return _login_again(
                 request, render, options, target, "Sign-in is unavailable right now.", status=503
