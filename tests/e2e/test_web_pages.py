@@ -487,3 +487,88 @@ def test_the_dashboard_draws_its_charts(stack: Stack) -> None:
     assert "Requests per day by outcome" in page
     assert "Top principals by requests" in page
     assert 'id="stat-median"' in page
+
+
+def test_staff_get_a_console_sign_in_button(stack: Stack) -> None:
+    stack.model.enqueue(approve("operations-metrics", "dynamodb:GetItem"))
+    analyst = signed_in(stack, ANALYST)
+    form = analyst.get("/access").text
+    assert 'name="console"' in form  # staff are offered the console
+    answer = analyst.post(
+        "/access",
+        data={"csrf": csrf_of(form), "reason": "Weekly fraud metrics review.", "console": "on"},
+    )
+    link = re.search(r'href="([^"]+)"[^>]*id="console-link"', answer.text)
+    assert link, "an approved staff request with the box ticked shows the console button"
+    console = httpx.get(html.unescape(link.group(1)), follow_redirects=True, timeout=30)
+    assert console.status_code == 200
+    assert "Sandbox console" in console.text
+    customer_form = signed_in(stack, CUSTOMER).get("/access").text
+    assert 'name="console"' not in customer_form  # customers are not
+
+
+def test_an_approver_denies_with_a_reason_the_requester_reads(stack: Stack) -> None:
+    stack.model.enqueue(escalate())
+    customer = signed_in(stack, CUSTOMER)
+    pending = post_form(customer, "/access", "/access", reason="Balances for my accountant.")
+    request_id = re.search(r"req-[A-Za-z0-9-]+", pending.text).group(0)  # type: ignore[union-attr]
+    admin = signed_in(stack, ADMIN)
+    empty_reason = post_form(
+        admin, f"/approvals/{request_id}", f"/approvals/{request_id}/deny", reason=" "
+    )
+    assert empty_reason.status_code == 400  # a denial always says why
+    denied = post_form(
+        admin,
+        f"/approvals/{request_id}",
+        f"/approvals/{request_id}/deny",
+        reason="Share a statement with your accountant instead.",
+    )
+    assert denied.status_code == 303
+    status = customer.get(f"/access/{request_id}").text
+    assert "Share a statement with your accountant instead." in status
+    assert customer.get(f"/access/{request_id}/status").json()["status"] == "denied"
+
+
+def test_an_admin_creates_changes_and_disables_a_principal_under_a_grant(stack: Stack) -> None:
+    second = second_admin_token(stack)
+    admin = signed_in(stack, ADMIN)
+    fields = {
+        "id": "nina.berg",
+        "display_name": "Nina Berg",
+        "kind": "human",
+        "groups": "employees",
+        "enabled": "on",
+    }
+    refused = post_form(admin, "/admin/principals", "/admin/principals", **fields)
+    assert refused.status_code == 403  # no standing write access
+    stack.model.enqueue(approve("principal-directory", "broker:WritePrincipal"))
+    asked = post_form(
+        admin,
+        "/admin/principals",
+        "/admin/grants",
+        resource="principal-directory",
+        reason="Onboarding Nina, a new analyst.",
+    )
+    request_id = re.search(r"req-[A-Za-z0-9-]+", asked.text).group(0)  # type: ignore[union-attr]
+    grant = {"resource_key": "principal-directory", "actions": ["broker:WritePrincipal"]}
+    assert (
+        httpx.post(
+            f"{stack.api.url}/v1/access-requests/{request_id}/approve",
+            json={"grants": [grant], "duration_seconds": 900},
+            headers={"Authorization": f"Bearer {second}"},
+        ).status_code
+        == 200
+    )
+    assert post_form(admin, "/admin/principals", "/admin/principals", **fields).status_code == 303
+    listing = admin.get("/admin/principals").text
+    row = listing.split("<code>nina.berg</code>")[1].split("</tr>")[0]
+    assert "Nina Berg" in row
+    assert "employees" in row
+    assert "enabled" in row
+    disabled = {**fields}
+    del disabled["enabled"]
+    assert post_form(admin, "/admin/principals", "/admin/principals", **disabled).status_code == 303
+    row = admin.get("/admin/principals").text.split("<code>nina.berg</code>")[1].split("</tr>")[0]
+    assert "disabled" in row
+    bad = post_form(admin, "/admin/principals", "/admin/principals", id="../x", kind="human")
+    assert bad.status_code == 400
