@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,7 @@ from agent_zero.web.session import (
     same_token,
 )
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 CUSTOMERS = "customers"
 EMPLOYEES = "employees"
@@ -256,6 +258,16 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
                     error.http_status,
                     title="That did not work",
                     message=error.message,
+                )
+            except Exception as error:  # a page, never a trace: details go to the log only
+                logger.error("page %s failed: %s", request.url.path, type(error).__name__)
+                return render(
+                    request,
+                    "error.html",
+                    None,
+                    500,
+                    title="Something went wrong",
+                    message="Try again in a moment; if it keeps failing, tell an administrator.",
                 )
 
         run.__name__ = handler.__name__
