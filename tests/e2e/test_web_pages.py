@@ -7,6 +7,7 @@ import base64
 import html
 import json
 import re
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from agent_zero.web.session import SESSION_COOKIE, SessionCodec, WebSession
 from e2e.test_agent_socket import second_admin_token
@@ -572,3 +575,36 @@ def test_an_admin_creates_changes_and_disables_a_principal_under_a_grant(stack: 
     assert "disabled" in row
     bad = post_form(admin, "/admin/principals", "/admin/principals", id="../x", kind="human")
     assert bad.status_code == 400
+
+
+def test_only_the_apps_own_host_names_are_answered(stack: Stack) -> None:
+    # DNS rebinding: a page on attacker.example resolves its name to 127.0.0.1 and calls
+    # the sandbox as "same-origin"; its requests carry its own name in Host.
+    port = stack.api.url.rsplit(":", 1)[1]
+    rebound = {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"}
+    answer = httpx.get(f"{stack.api.url}/login", headers=rebound)
+    assert answer.status_code == 400
+    assert "priya.raman" not in answer.text  # the demo logins stay unseen
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        ws_connect(
+            f"ws://attacker.example:{port}/v1/agent/ws",  # the name the browser used…
+            sock=socket.create_connection(("127.0.0.1", int(port))),  # …rebound to loopback
+            additional_headers={"Origin": rebound["Origin"]},
+            subprotocols=["bearer", stack.sign_in(CUSTOMER)],  # type: ignore[list-item]
+        ),
+    ):
+        pass
+    assert refused.value.response.status_code == 403
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        assert httpx.get(f"{stack.api.url}/login", headers={"Host": host}).status_code == 200
+
+
+def test_a_signed_out_sessions_cookie_stops_working_everywhere(stack: Stack) -> None:
+    client = signed_in(stack, CUSTOMER)
+    copied = client.cookies[SESSION_COOKIE]
+    assert post_form(client, "/chat", "/logout").status_code == 303
+    thief = browser(stack)
+    thief.cookies.set(SESSION_COOKIE, copied)
+    assert thief.get("/grants").status_code == 303  # back to sign-in
+    assert thief.post("/logout").status_code == 303  # a dead session just signs out

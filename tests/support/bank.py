@@ -105,6 +105,14 @@ def bank_entries() -> list[CatalogEntry]:
             allowed_actions=frozenset({"broker:ReadPolicy", "broker:WritePolicy"}),
             internal_groups=frozenset({"admins"}),
         ),
+        CatalogEntry(
+            key="principal-directory",
+            kind=ResourceKind.BROKER_DIRECTORY,
+            description="The broker's directory of people and agents.",
+            sensitivity=Sensitivity.CRITICAL,
+            allowed_actions=frozenset({"broker:ReadPrincipal", "broker:WritePrincipal"}),
+            internal_groups=frozenset({"admins"}),
+        ),
     ]
 
 

@@ -29,8 +29,13 @@ WRITE_PRINCIPAL = "broker:WritePrincipal"
 def require_admin(broker: Broker, actor_id: str) -> Principal:
     """The actor, if an enabled admin; PermissionDeniedError otherwise."""
     actor = broker.directory.get(actor_id)
-    if actor is None or not actor.enabled or APPROVER_GROUP not in actor.groups:
-        raise PermissionDeniedError("administration is for enabled members of the admins group")
+    if (
+        actor is None
+        or not actor.enabled
+        or APPROVER_GROUP not in actor.groups
+        or actor.kind is not PrincipalKind.HUMAN
+    ):
+        raise PermissionDeniedError("administration is for enabled people in the admins group")
     return actor
 
 
@@ -168,6 +173,9 @@ def put_principal(broker: Broker, *, actor_id: str, principal: Principal) -> Pri
     grant = _require_grant(broker, actor_id, PRINCIPAL_DIRECTORY, WRITE_PRINCIPAL)
     if principal.id == actor_id:
         raise PermissionDeniedError("nobody changes their own groups or attributes")
+    if principal.kind is not PrincipalKind.HUMAN and APPROVER_GROUP in principal.groups:
+        # Approvers decide other people's access: an agent, whatever drives it, never does.
+        raise InvalidInputError(f"an agent cannot be in the {APPROVER_GROUP} group")
     broker.audit.append(
         AuditEvent.PRINCIPAL_CHANGED,
         at=broker.clock.now(),
@@ -178,6 +186,8 @@ def put_principal(broker: Broker, *, actor_id: str, principal: Principal) -> Pri
             "kind": principal.kind.value,
             "groups": tuple(sorted(principal.groups)),
             "enabled": principal.enabled,
+            # Attributes decide row scoping (the customer key): every change is on record.
+            "attributes": tuple(f"{k}={v}" for k, v in sorted(principal.attributes.items())),
         },
     )  # written ahead of the change it records
     broker.directory.put(principal)

@@ -21,7 +21,7 @@ from agent_zero.domain.errors import (
     SessionPolicyError,
 )
 from agent_zero.domain.outcomes import Outcome, OutcomeStatus
-from agent_zero.domain.principals import Principal
+from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.domain.requests import RequestRecord, RequestState
 
@@ -39,8 +39,13 @@ def _record(broker: Broker, request_id: str) -> RequestRecord:
 
 def _approver(broker: Broker, approver_id: str, record: RequestRecord) -> Principal:
     approver = broker.directory.get(approver_id)
-    if approver is None or not approver.enabled or APPROVER_GROUP not in approver.groups:
-        raise PermissionDeniedError("only an enabled member of the admins group decides requests")
+    if (
+        approver is None
+        or not approver.enabled
+        or APPROVER_GROUP not in approver.groups
+        or approver.kind is not PrincipalKind.HUMAN  # an agent in the group is still an agent
+    ):
+        raise PermissionDeniedError("only an enabled person in the admins group decides requests")
     if approver.id in (record.request.principal_id, record.request.acting_agent_id):
         raise PermissionDeniedError("nobody approves or denies their own request")
     return approver

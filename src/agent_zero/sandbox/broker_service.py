@@ -22,6 +22,7 @@ from agent_zero.agent.support import Resource, TurnDeps, TurnLimits
 from agent_zero.broker.access import Broker
 from agent_zero.broker.approvals import APPROVER_GROUP
 from agent_zero.domain.errors import UnavailableError
+from agent_zero.domain.principals import PrincipalKind
 from agent_zero.review.llm import model_opener
 from agent_zero.sandbox.demo_bank import DemoBank
 from agent_zero.sandbox.moto_host import MotoHost
@@ -37,7 +38,12 @@ from agent_zero.web.auth import (
     SigV4Authenticator,
 )
 from agent_zero.web.pages import WebOptions, add_pages
-from agent_zero.web.session import SessionCodec, load_or_create_key
+from agent_zero.web.session import (
+    InMemoryRevokedSessions,
+    RevokedSessions,
+    SessionCodec,
+    load_or_create_key,
+)
 from agent_zero.wiring import agent_model_config, sandbox_broker
 
 LOOPBACK = "127.0.0.1"
@@ -172,7 +178,13 @@ WEB_SESSION_KEY_FILE = "web-session.key"
 
 
 def web_options(
-    settings: Settings, record: SandboxRecord, tokens: CognitoTokenVerifier, sessions: SessionCodec
+    settings: Settings,
+    record: SandboxRecord,
+    tokens: CognitoTokenVerifier,
+    sessions: SessionCodec,
+    *,
+    revoked: RevokedSessions,
+    limiter: RateLimiter,
 ) -> WebOptions:
     """The web app in the sandbox: sign-in against the sandbox's user pool, plain-HTTP
     loopback (so cookies cannot be Secure), and the demo logins shown on the login page."""
@@ -190,6 +202,8 @@ def web_options(
         model_configured=settings.llm_provider != "none",
         region=record.region,
         aws_endpoint_url=record.aws_endpoint_url,
+        revoked=revoked,
+        limiter=limiter,
         demo_logins=tuple((u.username, u.password, u.role) for u in record.users),
     )
 
@@ -225,16 +239,36 @@ def start_broker_api(
             region=record.region,
         ),
     )
-    app = create_app(broker, authenticator, limiter=limiter)
+    # Bound first: the app must know its own address to refuse every other host name.
+    listener = _bind(port)
+    bound = listener.getsockname()[1]
+    limiter = limiter or RateLimiter()
+    app = create_app(
+        broker,
+        authenticator,
+        limiter=limiter,
+        allowed_hosts=frozenset({f"{LOOPBACK}:{bound}", f"localhost:{bound}"}),
+    )
     sessions = SessionCodec(load_or_create_key(settings.data_dir / WEB_SESSION_KEY_FILE))
+    revoked = InMemoryRevokedSessions()  # one process serves the sandbox
+
+    def may_chat(username: str) -> bool:
+        person = broker.directory.get(username)
+        return person is not None and person.enabled and person.kind is PrincipalKind.HUMAN
+
     add_agent_socket(
         app,
         tokens=token_verifier,
         runtime=agent_runtime(settings=settings, record=record, bank=bank, broker=broker),
         sessions=sessions,
+        revoked=revoked,
+        may_chat=may_chat,
+        limiter=limiter,
     )
-    add_pages(app, broker, web_options(settings, record, token_verifier, sessions))
-    listener = _bind(port)
+    options = web_options(
+        settings, record, token_verifier, sessions, revoked=revoked, limiter=limiter
+    )
+    add_pages(app, broker, options)
     config = uvicorn.Config(
         app, host=LOOPBACK, port=listener.getsockname()[1], log_level="warning", access_log=False
     )

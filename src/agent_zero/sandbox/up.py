@@ -86,7 +86,7 @@ def summary(record: SandboxRecord, data_dir: Path) -> str:
         f"account {record.account_id})",
         f"  health            {record.aws_endpoint_url}/healthz",
         f"  web app           {record.web_url or 'not started'}   (sign in with a demo login)",
-        f"  broker API        {record.broker_api_url or 'not started'}   (OpenAPI at /docs)",
+        f"  broker API        {record.broker_api_url or 'not started'}   (API: /openapi.json)",
         f"  details           {record_path(data_dir)}  (mode 0600: keys and passwords)",
         "",
         "  demo logins (Cognito user pool " + record.cognito.user_pool_id + "):",

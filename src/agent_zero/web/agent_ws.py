@@ -21,8 +21,9 @@ from pydantic import ValidationError
 
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
 from agent_zero.agent.support import ModelOpener, TurnDeps, TurnLimits, build_agent, run_turn
-from agent_zero.domain.errors import AgentZeroError
-from agent_zero.web.session import SESSION_COOKIE, SessionCodec
+from agent_zero.domain.errors import AgentZeroError, RateLimitedError
+from agent_zero.web.api import RateLimiter
+from agent_zero.web.session import SESSION_COOKIE, RevokedSessions, SessionCodec
 
 BEARER_PROTOCOL = "bearer"
 CLOSE_UNAUTHENTICATED = 4401
@@ -53,12 +54,17 @@ class _SocketSink:
         await self._socket.send_text(frame.model_dump_json())
 
 
-def _token(socket: WebSocket, sessions: SessionCodec | None) -> tuple[str | None, str | None]:
+def _token(
+    socket: WebSocket, sessions: SessionCodec | None
+) -> tuple[str | None, str | None, str | None]:
+    """The token, the subprotocol to answer with, and the web session's id (cookie only)."""
     offered = [p.strip() for p in socket.headers.get("sec-websocket-protocol", "").split(",")]
     if len(offered) == 2 and offered[0] == BEARER_PROTOCOL and offered[1]:
-        return offered[1], BEARER_PROTOCOL
+        return offered[1], BEARER_PROTOCOL, None
     session = sessions.open(socket.cookies.get(SESSION_COOKIE)) if sessions else None
-    return (session.access_token.get_secret_value() if session else None), None
+    if session is None:
+        return None, None, None
+    return session.access_token.get_secret_value(), None, session.sid
 
 
 def _same_origin(socket: WebSocket) -> bool:
@@ -77,19 +83,37 @@ def add_agent_socket(
     tokens: TokenVerifier,
     runtime: AgentRuntime,
     sessions: SessionCodec | None = None,
+    revoked: RevokedSessions | None = None,
+    may_chat: Callable[[str], bool] | None = None,
+    limiter: RateLimiter | None = None,
 ) -> None:
-    """Mount the agent's WebSocket on the app."""
+    """Mount the agent's WebSocket on the app.
+
+    ``may_chat`` says whether a verified user may still use the chat (enabled, a person);
+    ``revoked`` holds web sessions signed out early; ``limiter`` bounds turns per user.
+    """
     agent = build_agent()
 
-    @app.websocket("/v1/agent/ws")
-    async def agent_socket(socket: WebSocket) -> None:
-        token, subprotocol = _token(socket, sessions)
-        if subprotocol is None and not _same_origin(socket):
-            await socket.close(code=CLOSE_UNAUTHENTICATED)
-            return
+    def still_allowed(token: str | None, sid: str | None) -> str | None:
+        """The username while token, person and session all hold; None otherwise."""
+        if sid is not None and revoked is not None and revoked.is_revoked(sid):
+            return None
         try:
             username = str(tokens.verify(token or "").username)
         except AgentZeroError:
+            return None
+        if may_chat is not None and not may_chat(username):
+            return None
+        return username
+
+    @app.websocket("/v1/agent/ws")
+    async def agent_socket(socket: WebSocket) -> None:
+        token, subprotocol, sid = _token(socket, sessions)
+        if subprotocol is None and not _same_origin(socket):
+            await socket.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        username = still_allowed(token, sid)
+        if username is None:
             await socket.close(code=CLOSE_UNAUTHENTICATED)
             return
         await socket.accept(subprotocol=subprotocol)
@@ -105,9 +129,9 @@ def add_agent_socket(
                         Error(id="-", code="invalid_message", message="Send {type, id, text}.")
                     )
                     continue
-                try:  # a connection outlives its token: each turn needs a live one
-                    tokens.verify(token or "")
-                except AgentZeroError:
+                # A connection outlives its token, its session and the person's access:
+                # each turn needs all three alive.
+                if still_allowed(token, sid) is None:
                     await sink.send(
                         Error(
                             id=message.id,
@@ -133,6 +157,15 @@ def add_agent_socket(
                         Error(id=message.id, code="busy", message="One message at a time.")
                     )
                     continue
+                if limiter is not None:
+                    try:
+                        limiter.take(f"chat:{username}")
+                    except RateLimitedError as error:
+                        await sink.send(
+                            Error(id=message.id, code=error.code, message=error.message)
+                        )
+                        await sink.send(Done(id=message.id))
+                        continue
                 deps = runtime.deps_for(username, token or "")
                 running = asyncio.create_task(
                     run_turn(

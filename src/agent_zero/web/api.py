@@ -238,15 +238,49 @@ class BoundedBodies:
         await self.app(scope, replay, send)
 
 
+class TrustedHosts:
+    """Answers only requests addressed to one of this service's own names (pure ASGI).
+
+    A page on another site can point its own hostname at 127.0.0.1 (DNS rebinding) and
+    then talk to the sandbox as a same-origin page would: its requests carry its own
+    name in ``Host``. Refusing unknown names closes that door, for HTTP and WebSockets.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(host.lower() for host in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").lower()
+        if host in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await _error(400, "unknown_host", "this service does not answer to that host name")(
+            scope, receive, send
+        )
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
 def create_app(
-    broker: Broker, authenticator: Authenticator, *, limiter: RateLimiter | None = None
+    broker: Broker,
+    authenticator: Authenticator,
+    *,
+    limiter: RateLimiter | None = None,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """The API over one broker; everything it needs comes in here."""
-    app = FastAPI(title="Agent Zero broker API", version="1", docs_url="/docs")
+    # The OpenAPI document is served at /openapi.json; no Swagger UI, which would load
+    # its script from a CDN onto this origin.
+    app = FastAPI(title="Agent Zero broker API", version="1", docs_url=None, redoc_url=None)
     rate = limiter or RateLimiter()
 
     @app.exception_handler(AgentZeroError)
@@ -263,6 +297,8 @@ def create_app(
         return _error(500, "internal_error", "the broker failed; nothing was issued")
 
     app.add_middleware(BoundedBodies)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHosts, allowed=allowed_hosts)  # outermost: checked first
 
     async def caller(request: Request) -> CallerIdentity:
         body = await request.body()

@@ -27,6 +27,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
 from agent_zero.broker.administration import (
@@ -57,10 +59,12 @@ from agent_zero.domain.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
 )
 from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant
 from agent_zero.domain.requests import RequestRecord, RequestState
+from agent_zero.web.api import RateLimiter
 from agent_zero.web.charts import (
     OUTCOME_COLORS,
     RISK_COLORS,
@@ -72,6 +76,7 @@ from agent_zero.web.dashboard import dashboard_numbers, outcome_of
 from agent_zero.web.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    RevokedSessions,
     SessionCodec,
     WebSession,
     new_token,
@@ -127,6 +132,8 @@ class WebOptions:
     model_configured: bool
     region: str
     aws_endpoint_url: str | None  # the sandbox's gateway; None on AWS
+    revoked: RevokedSessions  # sessions signed out before their tokens expired
+    limiter: RateLimiter  # shared with the API: the same budget per person
     demo_logins: tuple[tuple[str, str, str], ...] = ()  # (username, password, role): sandbox
 
 
@@ -198,7 +205,7 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
 
     def current_user(request: Request) -> WebUser | None:
         session = options.sessions.open(request.cookies.get(SESSION_COOKIE))
-        if session is None:
+        if session is None or options.revoked.is_revoked(session.sid):
             return None
         try:
             verified = options.tokens.verify(session.access_token.get_secret_value())
@@ -309,6 +316,10 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
             return _login_again(request, render, options, target, "The form expired; try again.")
         username = form.get("username", "").strip()
         password = form.get("password", "")
+        try:
+            options.limiter.take(f"login:{username.lower()}")  # slows password guessing
+        except RateLimitedError as error:
+            return _login_again(request, render, options, target, error.message, status=429)
         if not username or not password:
             return _login_again(
                 request, render, options, target, "Enter your username and password."
@@ -343,9 +354,13 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
     @app.post("/logout")
     @page
     async def logout(request: Request) -> Response:
-        await posted(request)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
+        if current_user(request) is None:
+            return response  # nothing to end; the stale cookie goes all the same
+        user, _form_fields = await posted(request)
+        # The cookie is the session: a copy kept elsewhere must stop working now too.
+        options.revoked.revoke(user.session.sid, user.session.expires_at)
         return response
 
     # --- chat -----------------------------------------------------------------------
@@ -368,6 +383,7 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
     @page
     async def access_submit(request: Request) -> Response:
         user, form = await posted(request)
+        options.limiter.take(user.id)  # each request costs a review
         command = AccessCommand(
             principal_id=user.id,
             reason=form.get("reason", ""),
@@ -547,6 +563,10 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
     @page
     async def principals(request: Request) -> Response:
         user = _admin(signed_in(request))
+        editing_id = request.query_params.get("edit")
+        editing = broker.directory.get(editing_id) if editing_id else None
+        if editing_id and editing is None:
+            raise NotFoundError(f"there is no principal {editing_id}")
         return render(
             request,
             "admin_principals.html",
@@ -555,6 +575,7 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
             principals=broker.directory.list(),
             grant=write_grant(user, PRINCIPAL_DIRECTORY, WRITE_PRINCIPAL),
             groups=sorted({g for p in broker.directory.list() for g in p.groups}),
+            editing=editing,
         )
 
     @app.post("/admin/principals")
@@ -566,8 +587,11 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
         existing = broker.directory.get(principal_id)
         groups = frozenset(await _form_list(request, "groups"))
         attributes = dict(existing.attributes) if existing else {}
-        if form.get("customer_key", "").strip():
-            attributes["customer_key"] = form["customer_key"].strip()
+        customer_key = form.get("customer_key", "").strip()
+        if customer_key:
+            attributes["customer_key"] = customer_key
+        else:
+            attributes.pop("customer_key", None)  # the form shows the key: empty removes it
         try:
             principal = Principal(
                 id=principal_id,
@@ -652,6 +676,7 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
     async def try_draft(request: Request, principal_id: str) -> Response:
         user, form = await posted(request)
         _admin(user)
+        options.limiter.take(user.id)  # each try costs a review
         draft = form.get("text", "")
         trial = await in_thread(
             try_policy,
@@ -767,13 +792,20 @@ def _signature_of(handler: Callable[..., Any]) -> Any:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
+    form = await _parsed_form(request)
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 async def _form_list(request: Request, name: str) -> list[str]:
-    form = await request.form()
+    form = await _parsed_form(request)
     return [value for value in form.getlist(name) if isinstance(value, str)]
+
+
+async def _parsed_form(request: Request) -> Any:
+    try:
+        return await request.form()
+    except (AssertionError, ValueError, KeyError, MultiPartException, HTTPException) as error:
+        raise InvalidInputError(f"the form could not be read ({type(error).__name__})") from None
 
 
 def _require_same_origin(request: Request) -> None:

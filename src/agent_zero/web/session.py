@@ -19,8 +19,11 @@ import hmac
 import json
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -44,6 +47,7 @@ class WebSession(DomainModel):
     access_token: SecretStr
     expires_at: datetime  # the token's expiry
     csrf: str
+    sid: str  # names the session, so signing out can end it before the token expires
 
     @classmethod
     def start(cls, *, username: str, access_token: str, expires_at: datetime) -> WebSession:
@@ -53,6 +57,7 @@ class WebSession(DomainModel):
             access_token=SecretStr(access_token),
             expires_at=expires_at,
             csrf=new_token(),
+            sid=new_token(),
         )
 
 
@@ -82,6 +87,7 @@ class SessionCodec:
                 "t": session.access_token.get_secret_value(),
                 "e": int(session.expires_at.timestamp()),
                 "c": session.csrf,
+                "s": session.sid,
             },
             separators=(",", ":"),
         ).encode()
@@ -107,6 +113,7 @@ class SessionCodec:
                 access_token=SecretStr(fields["t"]),
                 expires_at=datetime.fromtimestamp(int(fields["e"]), UTC),
                 csrf=fields["c"],
+                sid=fields["s"],
             )
         except (InvalidTag, ValueError, KeyError, TypeError, binascii.Error, ValidationError):
             return None
@@ -125,3 +132,37 @@ def load_or_create_key(path: Path) -> bytes:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(base64.b64encode(key).decode())
     return key
+
+
+class RevokedSessions(Protocol):
+    """Sessions signed out before their token expired (the cookie alone cannot forget)."""
+
+    def revoke(self, sid: str, until: datetime) -> None:
+        """Refuse this session until ``until`` (its token's expiry)."""
+        ...
+
+    def is_revoked(self, sid: str) -> bool:
+        """Whether the session was signed out."""
+        ...
+
+
+class InMemoryRevokedSessions:
+    """Signed-out sessions of one process, forgotten once their tokens have expired anyway."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        self._until: dict[str, datetime] = {}
+
+    def revoke(self, sid: str, until: datetime) -> None:
+        """Remember until the token would have expired."""
+        with self._lock:
+            now = self._clock()
+            self._until = {k: v for k, v in self._until.items() if v > now}
+            self._until[sid] = until
+
+    def is_revoked(self, sid: str) -> bool:
+        """Signed out, and the token not yet expired."""
+        with self._lock:
+            until = self._until.get(sid)
+        return until is not None and until > self._clock()

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 from agent_zero.agent.support import TurnDeps
 from agent_zero.domain.errors import AuthenticationError
 from agent_zero.web.agent_ws import AgentRuntime, add_agent_socket
-from agent_zero.web.session import SessionCodec, WebSession
+from agent_zero.web.session import InMemoryRevokedSessions, SessionCodec, WebSession
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,39 @@ def test_a_raw_token_in_the_cookie_is_not_a_session() -> None:
         client.websocket_connect("/v1/agent/ws", headers={"origin": "http://testserver"}),
     ):
         pass
+
+
+def test_a_disabled_person_or_a_signed_out_session_cannot_chat() -> None:
+    allowed = {"alice": True}
+    revoked = InMemoryRevokedSessions()
+    application = FastAPI()
+    add_agent_socket(
+        application,
+        tokens=Tokens(),
+        runtime=AgentRuntime(None, no_deps),
+        sessions=CODEC,
+        revoked=revoked,
+        may_chat=lambda username: allowed.get(username, False),
+    )
+    session = WebSession.start(
+        username="alice", access_token="good-token", expires_at=datetime.now(UTC)
+    )
+    client = TestClient(application, cookies={"agent_zero_session": CODEC.seal(session)})
+    origin = {"origin": "http://testserver"}
+    with client:
+        with client.websocket_connect("/v1/agent/ws", headers=origin) as socket:
+            allowed["alice"] = False  # disabled while connected
+            socket.send_json({"type": "message", "id": "m-1", "text": "hi"})
+            assert socket.receive_json()["code"] == "session_expired"
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect("/v1/agent/ws", headers=origin),
+        ):
+            pass  # and cannot come back
+        allowed["alice"] = True
+        revoked.revoke(session.sid, datetime.now(UTC).replace(year=2100))
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect("/v1/agent/ws", headers=origin),
+        ):
+            pass  # a signed-out session's cookie no longer opens the chat

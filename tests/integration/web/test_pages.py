@@ -3,6 +3,7 @@ what needs many records or a particular configuration to show."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from agent_zero.adapters.memory import ScriptedReviewer
 from agent_zero.domain.errors import AuthenticationError
-from agent_zero.domain.principals import Principal
+from agent_zero.domain.principals import Principal, PrincipalKind
+from agent_zero.web.api import RateLimiter
 from agent_zero.web.pages import WebOptions, add_pages
-from agent_zero.web.session import SessionCodec
+from agent_zero.web.session import InMemoryRevokedSessions, SessionCodec
 from support.broker_world import APPROVE_READ, World
 
 
@@ -41,7 +43,9 @@ class Tokens:
         return Verified(token.split(":", 1)[1], datetime.now(UTC) + timedelta(hours=1))
 
 
-def client_for(world: World, *, model: bool = True) -> TestClient:
+def client_for(
+    world: World, *, model: bool = True, limiter: RateLimiter | None = None
+) -> TestClient:
     app = FastAPI()
     options = WebOptions(
         sign_in=PasswordIsUsername(),
@@ -51,6 +55,8 @@ def client_for(world: World, *, model: bool = True) -> TestClient:
         model_configured=model,
         region="us-east-1",
         aws_endpoint_url=None,
+        revoked=InMemoryRevokedSessions(),
+        limiter=limiter or RateLimiter(per_minute=10_000, burst=1_000),
     )
     add_pages(app, world.broker, options)
     return TestClient(app, base_url="https://testserver", follow_redirects=False)
@@ -133,3 +139,75 @@ def test_the_dashboard_counts_outcomes_and_the_median_decision_time(
         page = client.get("/dashboard").text
     assert '<span class="stat-value" id="stat-total">3</span>' in page
     assert ">alice<" in page  # the top-principals chart names the requester
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def test_access_requests_from_the_web_share_the_apis_rate_limit(
+    world: World, customer: Principal
+) -> None:
+    with client_for(world, limiter=RateLimiter(per_minute=1, burst=2)) as client:
+        sign_in(client, customer.id)
+        csrf = csrf_of(client.get("/access").text)
+        answers = [
+            client.post("/access", data={"csrf": csrf, "reason": f"Balance check {n}."})
+            for n in range(3)
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert "wait a little" in answers[2].text
+    assert len(world.requests.list()) == 2  # the refused one never reached the broker
+
+
+def test_password_guessing_is_slowed_per_username(world: World, customer: Principal) -> None:
+    with client_for(world, limiter=RateLimiter(per_minute=1, burst=3)) as client:
+        statuses = []
+        for _ in range(4):
+            csrf = csrf_of(client.get("/login").text)
+            statuses.append(
+                client.post(
+                    "/login",
+                    data={"csrf": csrf, "next": "/", "username": customer.id, "password": "x"},
+                ).status_code
+            )
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_a_malformed_form_is_a_400_not_a_crash(world: World, customer: Principal) -> None:
+    with client_for(world) as client:
+        sign_in(client, customer.id)
+        answer = client.post(
+            "/access",
+            content=b"--x\r\nContent-Disposition: form-data\r\n\r\nbroken",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+    assert answer.status_code == 400
+
+
+def test_editing_a_principal_starts_from_what_it_is_now(
+    world: World, customer: Principal, admin: Principal
+) -> None:
+    with client_for(world) as client:
+        sign_in(client, admin.id)
+        page = client.get("/admin/principals", params={"edit": customer.id}).text
+        assert client.get("/admin/principals", params={"edit": "nobody"}).status_code == 404
+    form = page.split('id="principal-form"')[1].split("</form>")[0]
+    assert f'value="{customer.id}" readonly' in form
+    assert 'value="c-1001"' in form  # the customer key, so saving keeps it
+    checked = re.findall(r'value="([^"]+)" checked', form)
+    assert checked == sorted(customer.groups)
+
+
+def test_the_log_pager_keeps_odd_principal_ids_intact(world: World, admin: Principal) -> None:
+    plus = Principal(id="dev+ops", kind=PrincipalKind.HUMAN, display_name="Dev Ops")
+    world.broker.directory.put(plus)
+    for number in range(30):
+        world.ask(plus.id, reason=f"Deploy check {number}.")  # denied: no policy, but logged
+    with client_for(world) as client:
+        sign_in(client, admin.id)
+        first = client.get("/admin/log", params={"principal": "dev+ops"}).text
+        older = re.search(r'href="\?([^"]+)" rel="next"', first).group(1)  # type: ignore[union-attr]
+        second = client.get(f"/admin/log?{html.unescape(older)}").text
+    assert "principal=dev%2Bops" in html.unescape(older)
+    assert "Page 2 of 2" in second

@@ -15,7 +15,12 @@ from agent_zero.broker.administration import (
 )
 from agent_zero.broker.approvals import approve_request, revoke_request
 from agent_zero.domain.audit import AuditEvent
-from agent_zero.domain.errors import ConflictError, PermissionDeniedError, UnavailableError
+from agent_zero.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    PermissionDeniedError,
+    UnavailableError,
+)
 from agent_zero.domain.principals import Principal
 from agent_zero.domain.proposals import Grant, Proposal, ProposalDecision
 from agent_zero.domain.requests import RequestState
@@ -268,3 +273,39 @@ def test_an_agent_never_writes_an_agents_or_an_admins_policy(
         expected_version=current.version if current else 0,
     )
     assert written.author_id == admin.id
+
+
+def test_no_agent_is_made_an_admin_and_attribute_changes_are_audited(
+    world: World, admin: Principal, second_admin: Principal, support_agent: Principal
+) -> None:
+    granted_directory(world, admin, second_admin)
+    with pytest.raises(InvalidInputError, match="agent cannot be in the admins group"):
+        put_principal(
+            world.broker,
+            actor_id=admin.id,
+            principal=support_agent.model_copy(update={"groups": frozenset({"admins"})}),
+        )
+    customer = world.broker.directory.get("alice")
+    assert customer is not None
+    put_principal(
+        world.broker,
+        actor_id=admin.id,
+        principal=customer.model_copy(update={"attributes": {"customer_key": "c-9999"}}),
+    )
+    [changed] = [r for r in world.audit.records() if r.event is AuditEvent.PRINCIPAL_CHANGED]
+    assert changed.details["attributes"] == ("customer_key=c-9999",)
+
+
+def granted_directory(world: World, admin: Principal, approver: Principal) -> None:
+    directory = Grant(resource_key="principal-directory", actions=("broker:WritePrincipal",))
+    world.reviewer.script = Proposal(
+        decision=ProposalDecision.APPROVE, grants=(directory,), duration_seconds=900
+    )
+    pending = world.ask(admin.id, reason="Onboarding.")
+    approve_request(
+        world.broker,
+        pending.record.request_id,
+        approver_id=approver.id,
+        grants=(directory,),
+        duration_seconds=900,
+    )

@@ -238,3 +238,21 @@ def test_an_approval_is_on_record_before_it_can_be_used(
             world.broker, request_id, approver_id=admin.id, grants=(READ_OWN,), duration_seconds=900
         )
     assert world.requests.get(request_id).state is RequestState.PENDING  # type: ignore[union-attr]
+
+
+def test_an_agent_in_the_admins_group_still_cannot_decide(
+    customer: Principal, admin: Principal, support_agent: Principal
+) -> None:
+    # However it got there, an agent (driven by chats and documents) never approves.
+    promoted = support_agent.model_copy(update={"groups": frozenset({"admins"})})
+    world = World([customer, admin, promoted], ScriptedReviewer(ESCALATE))
+    request_id = pending_request(world, customer)
+    with pytest.raises(PermissionDeniedError, match="person"):
+        approve_request(
+            world.broker,
+            request_id,
+            approver_id=promoted.id,
+            grants=(READ_OWN,),
+            duration_seconds=900,
+        )
+    assert world.requests.get(request_id).state is RequestState.PENDING  # type: ignore[union-attr]
