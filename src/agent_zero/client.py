@@ -171,6 +171,52 @@ class BrokerClient:
         path = f"/v1/grants/{_segment(request_id)}/revoke"
         return self._answer(self._send("POST", path, b"", {}))
 
+    def me(self) -> dict[str, Any]:
+        """GET /v1/me: who the broker takes the caller to be."""
+        return self._json(self._send("GET", "/v1/me", b"", {}))
+
+    def list_requests(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """GET /v1/access-requests: the caller's requests (admins: everyone's), newest first."""
+        path = "/v1/access-requests" + (f"?status={_segment(status)}" if status else "")
+        return list(self._json(self._send("GET", path, b"", {}))["requests"])
+
+    def approve(
+        self, request_id: str, *, grants: list[dict[str, Any]], duration_seconds: int
+    ) -> dict[str, Any]:
+        """POST /v1/access-requests/{id}/approve with the approver's choice of grants."""
+        body = json.dumps({"grants": grants, "duration_seconds": duration_seconds}).encode()
+        path = f"/v1/access-requests/{_segment(request_id)}/approve"
+        return self._json(self._send("POST", path, body, {}))
+
+    def deny(self, request_id: str, *, reason: str) -> dict[str, Any]:
+        """POST /v1/access-requests/{id}/deny, saying why."""
+        body = json.dumps({"reason": reason}).encode()
+        path = f"/v1/access-requests/{_segment(request_id)}/deny"
+        return self._json(self._send("POST", path, body, {}))
+
+    def principals(self) -> list[dict[str, Any]]:
+        """GET /v1/admin/principals."""
+        return list(self._json(self._send("GET", "/v1/admin/principals", b"", {}))["principals"])
+
+    def audit(
+        self, *, request_id: str | None = None, offset: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """GET /v1/admin/audit: a page of the audit log, oldest first."""
+        query = f"?offset={int(offset)}&limit={int(limit)}"
+        if request_id:
+            query += f"&request_id={_segment(request_id)}"
+        return list(self._json(self._send("GET", "/v1/admin/audit" + query, b"", {}))["records"])
+
+    def verify_audit(self) -> dict[str, Any]:
+        """GET /v1/admin/audit/verify: whether the hash chain holds."""
+        return self._json(self._send("GET", "/v1/admin/audit/verify", b"", {}))
+
+    def try_policy(self, principal_id: str, text: str, *, reason: str) -> dict[str, Any]:
+        """POST /v1/admin/policies/{id}/try: the reviewer and rules on a draft, nothing saved."""
+        body = json.dumps({"text": text, "reason": reason}).encode()
+        path = f"/v1/admin/policies/{_segment(principal_id)}/try"
+        return self._json(self._send("POST", path, body, {}))
+
     def policy_history(self, principal_id: str) -> dict[str, Any]:
         """GET /v1/admin/policies/{id}: ``current`` and ``history`` (admins)."""
         path = f"/v1/admin/policies/{_segment(principal_id)}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
@@ -37,6 +37,8 @@ from agent_zero.broker.approvals import (
     deny_request,
     revoke_request,
 )
+from agent_zero.broker.trial import try_policy
+from agent_zero.domain.catalog import Catalog
 from agent_zero.domain.errors import (
     AgentZeroError,
     AuthenticationError,
@@ -109,6 +111,13 @@ class DenyBody(_Body):
     reason: Annotated[str, Field(min_length=1, max_length=2_000)]
 
 
+class TrialBody(_Body):
+    """A draft policy and a sample reason to run it on."""
+
+    text: Annotated[str, Field(min_length=1, max_length=8_000)]
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS)]
+
+
 class PolicyBody(_Body):
     """A new policy version; ``expected_version`` is the version it replaces (0 for none)."""
 
@@ -171,10 +180,16 @@ def record_view(record: RequestRecord) -> dict[str, Any]:
     }
 
 
-def result_response(result: AccessResult) -> JSONResponse:
-    """200 with credentials, 202 pending, 403 denied, as the API promises."""
+def result_response(result: AccessResult, catalog: Catalog | None = None) -> JSONResponse:
+    """200 with credentials, 202 pending, 403 denied, as the API promises.
+
+    With credentials come the granted resources' ARNs and partition keys (already in the
+    session policy), so a client can address exactly what it was given.
+    """
     body = record_view(result.record)
     status = result.outcome.status if result.outcome else None
+    if result.credentials is not None and catalog is not None and result.outcome is not None:
+        body["resources"] = _granted_resources(result.outcome.grants, catalog)
     if result.credentials is not None:
         credentials = result.credentials
         body["credentials"] = {
@@ -191,6 +206,22 @@ def result_response(result: AccessResult) -> JSONResponse:
     if status is OutcomeStatus.PENDING or result.record.state is RequestState.RECEIVED:
         return JSONResponse(body, status_code=202, headers={"Cache-Control": "no-store"})
     return JSONResponse(body, status_code=200, headers={"Cache-Control": "no-store"})
+
+
+def _granted_resources(grants: Sequence[Grant], catalog: Catalog) -> list[dict[str, Any]]:
+    found = []
+    for grant in grants:
+        entry = catalog.get(grant.resource_key)
+        if entry is None or not entry.is_aws:
+            continue
+        found.append(
+            {
+                "resource_key": entry.key,
+                "arn": entry.arn,
+                "partition_key": entry.row_scope.partition_key if entry.row_scope else None,
+            }
+        )
+    return found
 
 
 class BoundedBodies:
@@ -329,6 +360,24 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/v1/me")
+    async def me(request: Request) -> JSONResponse:
+        identity = await caller(request)
+        principal = broker.directory.get(identity.principal_id)
+        if principal is None or not principal.enabled:
+            raise NotFoundError("you are not in the broker's directory")
+        return JSONResponse(
+            {
+                "principal_id": principal.id,
+                "display_name": principal.display_name,
+                "kind": principal.kind.value,
+                "groups": sorted(principal.groups),
+                "customer_key": principal.attribute("customer_key"),
+                "acting_agent_id": identity.acting_agent_id,
+                "verified_by": identity.method,
+            }
+        )
+
     @app.post("/v1/access-requests")
     async def create_request(request: Request, body: AccessRequestBody) -> JSONResponse:
         identity = await caller(request)
@@ -345,7 +394,7 @@ def create_app(
             verified_by=identity.method,
         )
         result = await _in_thread(request_access, broker, command)
-        return result_response(result)
+        return result_response(result, broker.catalogs.catalog())
 
     @app.get("/v1/access-requests/{request_id}")
     async def get_request(request: Request, request_id: str) -> JSONResponse:
@@ -362,7 +411,7 @@ def create_app(
                 principal_id=identity.principal_id,
                 acting_agent_id=identity.acting_agent_id,
             )
-            return result_response(result)
+            return result_response(result, broker.catalogs.catalog())
         if identity.acting_agent_id is not None or not _is_admin(broker, identity.principal_id):
             # An agent acting for an admin does not get the admin's view of others' requests.
             raise NotFoundError(f"there is no request {request_id}")
@@ -466,6 +515,32 @@ def create_app(
             acting_agent_id=identity.acting_agent_id,
         )
         return JSONResponse(policy.model_dump(mode="json"))
+
+    @app.post("/v1/admin/policies/{principal_id}/try")
+    async def try_draft(request: Request, principal_id: str, body: TrialBody) -> JSONResponse:
+        identity = await caller(request)
+        actor = _person(identity)
+        rate.take(actor)  # each try costs a review
+        trial = await _in_thread(
+            try_policy,
+            broker,
+            actor_id=actor,
+            principal_id=principal_id,
+            policy_text=body.text,
+            reason=body.reason,
+        )
+        proposal = trial.proposal
+        return JSONResponse(
+            {
+                "outcome": trial.outcome,
+                "explanation": trial.explanation,
+                "grants": [g.model_dump() for g in proposal.grants] if proposal else [],
+                "risk": proposal.risk.value if proposal else None,
+                "duration_seconds": proposal.duration_seconds if proposal else None,
+                "violations": list(trial.violations),
+                "session_policy": trial.session_policy,
+            }
+        )
 
     @app.get("/v1/admin/catalog")
     async def read_catalog(request: Request) -> JSONResponse:
