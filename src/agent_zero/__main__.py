@@ -16,6 +16,12 @@ commands:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agent-zero`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from agent_zero.cli.app import main as cli_main
+    except ImportError:
+        pass  # without the cli extra: the sandbox alone, below
+    else:
+        return cli_main(args)
     if args == ["version"]:
         from agent_zero import __version__
 

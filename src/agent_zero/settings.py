@@ -36,5 +36,11 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = 60.0  # one chat turn, tools included
     # Session cookies are Secure everywhere but the sandbox's plain-HTTP loopback.
     web_secure_cookies: bool = False
+    # The CLI and MCP server: where the broker and the user pool are. Unset, they are read
+    # from the sandbox's record in ``data_dir`` (what `agent-zero up` wrote).
+    api_url: str | None = None
+    cognito_client_id: str | None = None
+    cognito_endpoint_url: str | None = None  # the sandbox's gateway; None on AWS
+    config_dir: Path | None = None  # the CLI's login and credential cache; None: the OS default
     # With no model, or when the model fails, a person decides instead of a denial.
     escalate_when_reviewer_fails: bool = False

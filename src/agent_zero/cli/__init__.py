@@ -1,0 +1,1 @@
+"""The ``agent-zero`` command line: Typer commands over the broker's Python client."""
