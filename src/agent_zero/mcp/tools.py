@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver.exceptions import ToolError
@@ -35,7 +35,6 @@ MAX_REASON_CHARS = 200
 Operation = Literal["get", "query", "put", "delete"]
 Status = Literal["approved", "pending", "denied", "failed"]
 Clock = Callable[[], datetime]
-_T = TypeVar("_T")
 
 INSTRUCTIONS = """\
 Agent Zero grants AWS access just in time, for one task, to the signed-in person.
