@@ -387,23 +387,54 @@ def test_usage_and_outage_exit_codes(stack: Stack, cli: Cli) -> None:
 
 
 def test_every_command_has_help_with_an_example(cli: Cli) -> None:
-    for command in (
-        ["request"],
-        ["credential-process"],
-        ["login"],
-        ["grants"],
-        ["revoke"],
-        ["approve"],
-        ["deny"],
-        ["policy", "set"],
-        ["policy", "try"],
-        ["log"],
-        ["audit", "verify"],
-        ["mcp"],
-    ):
+    import typer.main
+
+    from agent_zero.cli.app import app
+
+    group = typer.main.get_command(app)
+    commands: list[list[str]] = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            commands += [[name, sub] for sub in subcommands]
+        elif name != "up":  # `up` forwards --help to the sandbox's own parser
+            commands.append([name])
+    listed = {" ".join(command) for command in commands}
+    assert {"request", "credential-process", "policy try", "audit verify", "mcp"} <= listed
+    for command in commands:
         shown = cli(*command, "--help")
         assert shown.returncode == 0, command
         assert "Example" in shown.stdout, command
+    assert "usage: agent-zero up" in cli("up", "--help").stdout
+
+
+def test_log_follow_prints_new_records_as_they_come(stack: Stack, cli: Cli) -> None:
+    cli.login(ADMIN)
+    follower = subprocess.Popen(
+        [PROGRAM, "log", "--follow", "--limit", "500"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+    )
+    try:
+        stack.model.enqueue(approve("account-balances", "dynamodb:Query"))
+        customer = Cli(stack, cli.home / "customer")
+        customer.login(CUSTOMER)
+        asked = customer("request", "Balances, followed live.", "--format", "json")
+        request_id = json.loads(asked.stdout)["request_id"]
+        assert follower.stdout is not None
+        seen = ""
+        for _ in range(400):  # the follower polls every 2 s; new lines arrive by themselves
+            line = follower.stdout.readline()
+            seen += line
+            if request_id in line and "issued" in line:
+                break
+        assert request_id in seen
+        assert "issued" in seen
+    finally:
+        follower.kill()
+        follower.communicate()
 
 
 def test_agent_zero_mcp_serves_stdio_as_the_signed_in_user(stack: Stack, cli: Cli) -> None:
