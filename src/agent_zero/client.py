@@ -166,6 +166,11 @@ class BrokerClient:
         path = f"/v1/access-requests/{_segment(request_id)}"
         return self._answer(self._send("GET", path, b"", {}))
 
+    def status(self, request_id: str) -> dict[str, Any]:
+        """GET /v1/access-requests/{id}/status: where a request stands; collects nothing."""
+        path = f"/v1/access-requests/{_segment(request_id)}/status"
+        return self._json(self._send("GET", path, b"", {}))
+
     def revoke(self, request_id: str) -> AccessAnswer:
         """POST /v1/grants/{id}/revoke."""
         path = f"/v1/grants/{_segment(request_id)}/revoke"

@@ -20,7 +20,12 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from agent_zero.client import AccessDeniedError, BrokerClient, SigV4Key
-from agent_zero.domain.errors import AuthenticationError, ConflictError, UnavailableError
+from agent_zero.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    UnavailableError,
+)
 from agent_zero.sandbox.broker_service import BrokerApi, start_broker_api
 from agent_zero.sandbox.demo_bank import demo_bank
 from agent_zero.sandbox.record import SandboxRecord, write_record
@@ -381,3 +386,40 @@ def test_when_sts_refuses_the_caller_gets_a_clear_503_and_nothing_is_issued(stac
         assert "nothing was granted" in raised.value.message
     finally:
         iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+
+
+def test_status_tells_where_a_request_stands_without_collecting_it(stack: Stack) -> None:
+    stack.model.enqueue(escalate())
+    with stack.client_for("ben.okafor") as customer:
+        pending = customer.request_access("All my statements for a mortgage broker.")
+        assert customer.status(pending.request_id)["status"] == "pending"
+        with stack.client_for("alice.moreau") as other, pytest.raises(NotFoundError):
+            other.status(pending.request_id)  # another customer learns nothing
+        agent_key = SigV4Key(
+            stack.record.agent_credentials.access_key_id,
+            stack.record.agent_credentials.secret_access_key,
+            stack.record.region,
+        )
+        with (
+            BrokerClient(
+                stack.api.url, sigv4=agent_key, on_behalf_of=stack.sign_in("ben.okafor")
+            ) as agent,
+            pytest.raises(NotFoundError),
+        ):
+            agent.status(pending.request_id)  # nor an agent acting for the same customer
+        with stack.client_for("priya.raman") as admin:
+            assert admin.status(pending.request_id)["principal_id"] == "ben.okafor"
+            admin.approve(
+                pending.request_id,
+                grants=[{"resource_key": "transactions", "actions": ["dynamodb:Query"]}],
+                duration_seconds=900,
+            )
+        for _ in range(2):
+            state = customer.status(pending.request_id)
+            assert state["status"] == "approved"
+            assert state["revoked_at"] is None
+            assert "credentials" not in state
+        collected = customer.get(pending.request_id)  # status collected nothing
+        assert collected.credentials is not None
+        customer.revoke(pending.request_id)
+        assert customer.status(pending.request_id)["revoked_at"] is not None

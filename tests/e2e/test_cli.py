@@ -470,3 +470,71 @@ def test_agent_zero_mcp_without_a_login_says_so(cli: Cli) -> None:
     done = cli("mcp")
     assert done.returncode == 2
     assert "agent-zero login" in done.stderr
+
+
+def pending_with_reason(stack: Stack, reason: str) -> list[str]:
+    with stack.client_for(ADMIN) as admin:
+        return [r["request_id"] for r in admin.list_requests() if r["reason"] == reason]
+
+
+def test_credential_process_never_files_a_second_request_while_one_waits_or_was_denied(
+    stack: Stack, cli: Cli
+) -> None:
+    cli.login(CUSTOMER)
+    reason = "Balances for the mortgage adviser."
+    stack.model.enqueue(escalate())
+    first = cli("credential-process", "--reason", reason)
+    assert first.returncode == 4, first.stderr
+    again = cli("credential-process", "--reason", reason)  # boto3 asks again and again
+    assert again.returncode == 4
+    assert "still waits for a person's approval" in again.stderr
+    filed = pending_with_reason(stack, reason)
+    assert len(filed) == 1
+    assert len(stack.model.chat_requests) == 1
+
+    cli.login(ADMIN)
+    assert cli("deny", filed[0], "--reason", "Ask your adviser to request it.").returncode == 0
+    cli.login(CUSTOMER)
+    denied = cli("credential-process", "--reason", reason)
+    assert denied.returncode == 3
+    assert "was denied" in denied.stderr
+    assert pending_with_reason(stack, reason) == filed  # still the one request
+    assert len(stack.model.chat_requests) == 1
+
+
+def test_cached_credentials_are_only_ever_handed_to_the_user_who_asked(
+    stack: Stack, cli: Cli
+) -> None:
+    reason = "Balances before paying rent."
+    cli.login(CUSTOMER)
+    stack.model.enqueue(approve("account-balances", "dynamodb:Query"))
+    alices = json.loads(cli("credential-process", "--reason", reason).stdout)
+
+    cli.login("ben.okafor")  # same machine, same reason, another person
+    stack.model.enqueue(approve("account-balances", "dynamodb:Query"))
+    done = cli("credential-process", "--reason", reason)
+    assert done.returncode == 0, done.stderr
+    bens = json.loads(done.stdout)
+    assert bens["AccessKeyId"] != alices["AccessKeyId"]
+    assert len(stack.model.chat_requests) == 2  # Ben's own request, not Alice's cache
+    session = {
+        "AWS_ACCESS_KEY_ID": bens["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": bens["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": bens["SessionToken"],
+    }
+    assert own_rows(stack, session, "c-1002")
+    with pytest.raises(ClientError):
+        own_rows(stack, session, "c-1001")
+
+
+def test_text_from_other_people_prints_as_written(stack: Stack, cli: Cli) -> None:
+    # Rich markup in a reason must neither crash an approver's terminal nor style or hide
+    # part of what the requester wrote.
+    reason = "Balances [/x] for [bold red]my[/bold red] loan :smile:"
+    cli.login(CUSTOMER)
+    stack.model.enqueue(escalate())
+    assert cli("request", reason).returncode == 4
+    cli.login(ADMIN)
+    listed = cli("approvals")
+    assert listed.returncode == 0, listed.stderr
+    assert reason in listed.stdout

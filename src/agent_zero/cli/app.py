@@ -23,6 +23,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agent_zero.cli.state import (
     CredentialCache,
@@ -61,8 +62,10 @@ audit_app = typer.Typer(help="The hash-chained audit log (admins).")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per error
-out = Console(highlight=False, soft_wrap=True)
+# Markup and emoji codes off: reasons, names and rationales are other people's text, and
+# "[/x]" in a reason must print as itself (not crash an approver's terminal or hide text).
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 class _State:
@@ -74,7 +77,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]agent-zero:[/] {message}")
+    err.print(Text.assemble(("agent-zero: ", "bold red"), message))
     raise typer.Exit(code)
 
 
@@ -172,7 +175,7 @@ def login(
             else typer.prompt("Password", hide_input=True)
         )
         _login().sign_in(username, password)
-        err.print(f"Signed in as [bold]{username}[/].")
+        err.print(f"Signed in as {username}.")
 
 
 @app.command()
@@ -276,7 +279,7 @@ def _finish(answer: AccessAnswer) -> None:
         _fail(f"denied: {reasons} (request {answer.request_id})", EXIT_DENIED)
     if answer.status == "pending":
         err.print(
-            f"Pending: a person must approve request [bold]{answer.request_id}[/]. "
+            f"Pending: a person must approve request {answer.request_id}. "
             f"Wait with `agent-zero request --wait …` or fetch it later with "
             f"`agent-zero credential-process --request-id {answer.request_id}`."
         )
@@ -331,7 +334,7 @@ def request(
         _finish(answer)
         if answer.credentials is not None:
             CredentialCache(config_dir(_settings())).put(
-                reason_key(reason), answer.request_id, _process_credentials(answer)
+                _cache_key(reason_key(reason)), answer.request_id, _process_credentials(answer)
             )
         _print_credentials(answer, output, endpoints.region)
         if answer.console_url:
@@ -340,7 +343,7 @@ def request(
                 webbrowser.open(answer.console_url)
         if profile:
             path = write_profile(profile, reason, endpoints.region, _sandbox_endpoint())
-            err.print(f"Wrote profile [bold]{profile}[/] to {path}.")
+            err.print(f"Wrote profile {profile} to {path}.")
 
 
 def _process_credentials(answer: AccessAnswer) -> dict[str, str] | None:
@@ -356,29 +359,59 @@ def _process_credentials(answer: AccessAnswer) -> dict[str, str] | None:
 
 
 def write_profile(name: str, reason: str, region: str, endpoint: str | None) -> Path:
-    """A ``[profile NAME]`` in the AWS config file that runs credential_process."""
-    import configparser
-    import os
+    """A ``[profile NAME]`` in the AWS config file that runs credential_process.
 
-    path = Path(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")).expanduser()
-    parser = configparser.RawConfigParser()
-    parser.read(path)
-    section = "default" if name == "default" else f"profile {name}"
-    if not parser.has_section(section):
-        parser.add_section(section)
-    program = shutil.which("agent-zero") or f"{sys.executable} -m agent_zero"
-    parser.set(
-        section,
-        "credential_process",
-        f"{program} credential-process --reason {shlex.quote(reason)}",
-    )
-    parser.set(section, "region", region)
+    Only that profile's three settings change: every other line, comments included,
+    stays as it was. The file is replaced atomically.
+    """
+    import os
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise InvalidInputError("a profile name is 1-64 characters of A-Z a-z 0-9 _ . -")
+    if any(c in reason for c in "\r\n\x00"):
+        raise InvalidInputError("a reason for a profile is one line")
+    program = shutil.which("agent-zero")
+    command = shlex.quote(program) if program else f"{shlex.quote(sys.executable)} -m agent_zero"
+    settings = {
+        "credential_process": f"{command} credential-process --reason {shlex.quote(reason)}",
+        "region": region,
+    }
     if endpoint:
-        parser.set(section, "endpoint_url", endpoint)
+        settings["endpoint_url"] = endpoint
+    path = Path(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")).expanduser()
+    lines = path.read_text().splitlines() if path.exists() else []
+    header = "[default]" if name == "default" else f"[profile {name}]"
+    updated = _with_section(lines, header, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        parser.write(handle)
+    temporary = path.with_name(f".{path.name}.agent-zero-tmp")
+    temporary.write_text("\n".join(updated) + "\n")
+    if path.exists():
+        os.chmod(temporary, path.stat().st_mode & 0o777)
+    os.replace(temporary, path)
     return path
+
+
+def _with_section(lines: list[str], header: str, settings: dict[str, str]) -> list[str]:
+    """``lines`` with ``settings`` set in the ``header`` section (added at the end if new)."""
+    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
+    if start is None:
+        block = [header, *(f"{k} = {v}" for k, v in settings.items())]
+        return [*lines, *([""] if lines and lines[-1].strip() else []), *block]
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+        len(lines),
+    )
+    body = [
+        line
+        for line in lines[start + 1 : end]
+        if line.split("=", 1)[0].strip() not in settings  # replaced below
+    ]
+    kept_tail = len(body)
+    while kept_tail and not body[kept_tail - 1].strip():
+        kept_tail -= 1  # new settings go before the blank lines that end the section
+    new = [f"{k} = {v}" for k, v in settings.items()]
+    return [*lines[: start + 1], *body[:kept_tail], *new, *body[kept_tail:], *lines[end:]]
 
 
 @app.command("credential-process")
@@ -403,38 +436,8 @@ def credential_process(
         _fail("give exactly one of --request-id and --reason", EXIT_USAGE)
     with _errors():
         cache = CredentialCache(config_dir(_settings()))
-        key = request_key(request_id) if request_id else reason_key(reason or "")
-        entry = cache.get(key)
-        if entry and entry.get("revoked"):
-            _fail(_revoked_message(str(entry["request_id"])), EXIT_DENIED)
-        with _client() as client:
-            fresh = cache.fresh(key)
-            if entry and entry.get("request_id") and fresh is not None:
-                # A cached grant may have been revoked since: ask before handing it out.
-                known = str(entry["request_id"])
-                record = next((r for r in client.list_requests() if r["request_id"] == known), None)
-                if record is None or record.get("revoked_at"):
-                    cache.mark_revoked(key, known)
-                    _fail(_revoked_message(known), EXIT_DENIED)
-            if fresh is None:
-                if entry and entry.get("request_id") and reason is not None:
-                    _check_not_revoked(client, cache, key, str(entry["request_id"]))
-                if request_id:
-                    try:
-                        answer = client.get(request_id)
-                    except ConflictError:
-                        _fail(
-                            f"request {request_id}'s credentials were collected before and "
-                            "are no longer cached here; ask again with `agent-zero request`",
-                            EXIT_DENIED,
-                        )
-                else:
-                    answer = client.request_access(reason or "")
-                _finish(answer)
-                cache.put(key, answer.request_id, _process_credentials(answer))
-                fresh = cache.fresh(key)
-            if fresh is None:
-                _fail("the broker issued no AWS credentials for this request", EXIT_FAILED)
+        key = _cache_key(request_key(request_id) if request_id else reason_key(reason or ""))
+        fresh = _credentials_for(cache, key, request_id=request_id, reason=reason)
         sys.stdout.write(
             json.dumps(
                 {
@@ -449,14 +452,70 @@ def credential_process(
         )
 
 
-def _check_not_revoked(
-    client: BrokerClient, cache: CredentialCache, key: str, request_id: str
-) -> None:
-    # Expired credentials may be renewed by asking again, revoked ones never silently.
-    record = next((r for r in client.list_requests() if r["request_id"] == request_id), None)
-    if record is not None and record.get("revoked_at"):
-        cache.mark_revoked(key, request_id)
-        _fail(_revoked_message(request_id), EXIT_DENIED)
+def _cache_key(key: str) -> str:
+    # Per broker and per signed-in user: after switching either, nothing cached for the
+    # other is ever handed out.
+    return f"{_endpoints().api_url}|{_login().username()}|{key}"
+
+
+def _credentials_for(
+    cache: CredentialCache, key: str, *, request_id: str | None, reason: str | None
+) -> dict[str, str]:
+    """Cached credentials if still good and not revoked; else the request's own, or a new
+    request (for a reason) once the last one ended naturally. Never a new request while
+    one is pending, after a denial, or after a revocation."""
+    entry = cache.get(key)
+    if entry and entry.get("revoked"):
+        _fail(_revoked_message(str(entry["request_id"])), EXIT_DENIED)
+    with _client() as client:
+        known = str(entry["request_id"]) if entry and entry.get("request_id") else request_id
+        if known is None:  # a reason never asked before
+            return _ask(client, cache, key, reason or "")
+        try:
+            state: dict[str, Any] | None = client.status(known)
+        except NotFoundError:
+            state = None
+        if state is None or state.get("revoked_at"):
+            cache.mark_revoked(key, known)  # fail closed: an unknown grant counts as revoked
+            _fail(_revoked_message(known), EXIT_DENIED)
+        fresh = cache.fresh(key)
+        if fresh is not None:
+            return fresh
+        if state["status"] == "pending":
+            _fail(f"request {known} still waits for a person's approval", EXIT_PENDING)
+        if state["status"] != "approved":
+            _fail(
+                f"request {known} was {state['status']}; run `agent-zero request` to ask again",
+                EXIT_DENIED,
+            )
+        try:
+            answer = client.get(known)  # collects a person's approval, once
+        except ConflictError:
+            answer = None
+        if answer is not None and answer.credentials is not None:
+            cache.put(key, answer.request_id, _process_credentials(answer))
+            found = cache.fresh(key)
+            if found is not None:
+                return found
+        if reason is None:
+            _fail(
+                f"request {known}'s credentials were handed out before and are not cached "
+                "here any more; ask again with `agent-zero request`",
+                EXIT_DENIED,
+            )
+        return _ask(client, cache, key, reason)  # the last grant ended on its own
+
+
+def _ask(client: BrokerClient, cache: CredentialCache, key: str, reason: str) -> dict[str, str]:
+    answer = client.request_access(reason)
+    # Remembered even when pending or denied, so the next call looks at this request
+    # instead of filing another one.
+    cache.put(key, answer.request_id, _process_credentials(answer))
+    _finish(answer)
+    fresh = cache.fresh(key)
+    if fresh is None:
+        _fail("the broker issued no AWS credentials for this request", EXIT_FAILED)
+    return fresh
 
 
 def _revoked_message(request_id: str) -> str:
@@ -702,7 +761,9 @@ def policy_try(
     """
     with _errors(), _client() as client:
         trial = client.try_policy(principal, _policy_text(text, file), reason=reason)
-        out.print(f"[bold]{trial['outcome'].replace('_', ' ')}[/]: {trial['explanation']}")
+        out.print(
+            Text.assemble((trial["outcome"].replace("_", " "), "bold"), f": {trial['explanation']}")
+        )
         for grant in trial.get("grants", []):
             out.print(f"  {grant['resource_key']}: {', '.join(grant['actions'])}")
         for violation in trial.get("violations", []):

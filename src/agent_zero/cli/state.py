@@ -69,6 +69,13 @@ def config_dir(settings: Settings) -> Path:
     """The CLI's own directory, created owner-only."""
     found = settings.config_dir or Path(click.get_app_dir("agent-zero"))
     found.mkdir(parents=True, exist_ok=True, mode=0o700)
+    facts = found.stat()
+    # Tokens and credentials go in here: a directory someone else owns or may write to
+    # could have its files swapped or read.
+    if facts.st_uid != os.getuid() or facts.st_mode & 0o022:
+        raise InvalidInputError(
+            f"{found} must belong to you and be writable only by you (chmod 700 {found})"
+        )
     return found
 
 

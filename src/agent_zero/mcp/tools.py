@@ -146,6 +146,22 @@ class HeldCredentials:
         self._per_caller = per_caller
         self._lock = threading.Lock()
         self._held: dict[str, dict[str, HeldAccess]] = {}
+        self._asked: dict[str, set[str]] = {}  # handles of requests made through this server
+
+    def asked(self, principal_id: str, handle: str) -> None:
+        """Remember that this server made request ``handle`` for the caller."""
+        with self._lock:
+            self._asked.setdefault(principal_id, set()).add(handle)
+
+    def asked_here(self, principal_id: str, handle: str) -> bool:
+        """Whether this server made that request for that caller."""
+        with self._lock:
+            return handle in self._asked.get(principal_id, set())
+
+    def forget(self, principal_id: str, handle: str) -> None:
+        """Drop held credentials (after a revocation)."""
+        with self._lock:
+            self._held.get(principal_id, {}).pop(handle, None)
 
     def keep(self, access: HeldAccess) -> None:
         """Hold ``access``; the caller's oldest is dropped beyond the limit."""
@@ -217,6 +233,7 @@ class AccessTools:
         with self._broker(caller) as broker:
             principal = _principal(caller, broker)
             answer = broker.request_access(reason)
+        self._held.asked(principal, answer.request_id)
         return self._answer(principal, answer)
 
     def check_request(self, verified: AccessToken | None, handle: str) -> AccessOutcome:
@@ -224,8 +241,22 @@ class AccessTools:
         caller = self.caller(verified)
         with self._broker(caller) as broker:
             principal = _principal(caller, broker)
+            if not self._held.asked_here(principal, handle):
+                # The person's own requests (CLI, web) are theirs to collect: an agent
+                # collecting them would use up their one collection and act in their place.
+                raise ToolError(
+                    "That request was not made through this server; only requests made "
+                    "here can be checked and used here."
+                )
             held = self._held.find(principal, handle)
             if held is not None:
+                try:
+                    revoked = bool(broker.status(handle).get("revoked_at"))
+                except NotFoundError:
+                    revoked = True
+                if revoked:
+                    self._held.forget(principal, handle)
+                    raise ToolError("That access was revoked; ask again if it is still needed.")
                 return AccessOutcome(
                     status="approved",
                     handle=handle,

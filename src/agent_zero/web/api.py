@@ -417,6 +417,21 @@ def create_app(
             raise NotFoundError(f"there is no request {request_id}")
         return JSONResponse(record_view(record))
 
+    @app.get("/v1/access-requests/{request_id}/status")
+    async def request_status(request: Request, request_id: str) -> JSONResponse:
+        # Where a request stands, with no side effect (GET on the request itself collects
+        # approved credentials): for the requester through the same channel, or an admin.
+        identity = await caller(request)
+        record = broker.requests.get(request_id)
+        own = record is not None and (
+            record.request.principal_id == identity.principal_id
+            and record.request.acting_agent_id == identity.acting_agent_id
+        )
+        admin = identity.acting_agent_id is None and _is_admin(broker, identity.principal_id)
+        if record is None or not (own or admin):
+            raise NotFoundError(f"there is no request {request_id}")
+        return JSONResponse(record_view(record), headers={"Cache-Control": "no-store"})
+
     @app.get("/v1/access-requests")
     async def list_requests(request: Request, status: str | None = None) -> JSONResponse:
         identity = await caller(request)
@@ -520,6 +535,7 @@ def create_app(
     async def try_draft(request: Request, principal_id: str, body: TrialBody) -> JSONResponse:
         identity = await caller(request)
         actor = _person(identity)
+        require_admin(broker, actor)
         rate.take(actor)  # each try costs a review
         trial = await _in_thread(
             try_policy,

@@ -317,7 +317,7 @@ def test_the_data_tool_refuses_without_a_handle_it_holds_for_this_caller(
         key=ALICES_ROW,
     )
     assert "No access is held" in refusal(theirs)
-    assert "There is no request of yours" in refusal(
+    assert "not made through this server" in refusal(
         call(server, "check_access_request", handle=handle)
     )
 
@@ -338,3 +338,43 @@ def test_the_server_asks_as_the_caller_directly(stack: Stack) -> None:
         mine = {item["request_id"]: item for item in broker.list_requests()}
     assert mine[handle]["principal_id"] == ALICE
     assert mine[handle]["acting_agent_id"] is None
+
+
+def test_a_request_made_elsewhere_cannot_be_collected_through_the_server(stack: Stack) -> None:
+    # Alice asked from the CLI and a person approved it: her one collection is hers, not
+    # an MCP client's that learned the id.
+    who = SignedIn(stack.sign_in(ALICE))
+    stack.model.enqueue(escalate())
+    with BrokerClient(stack.api.url, bearer_token=who.token) as broker:
+        pending = broker.request_access("Balances for a mortgage form.")
+    with stack.client_for(ADMIN) as admin:
+        admin.approve(
+            pending.request_id,
+            grants=[{"resource_key": "account-balances", "actions": ["dynamodb:Query"]}],
+            duration_seconds=900,
+        )
+    server = server_for(stack, who)
+    text = refusal(call(server, "check_access_request", handle=pending.request_id))
+    assert "not made through this server" in text
+    with BrokerClient(stack.api.url, bearer_token=who.token) as broker:
+        assert broker.get(pending.request_id).credentials is not None  # still hers to collect
+
+
+def test_checking_held_access_after_a_revocation_says_so_and_drops_it(
+    stack: Stack, alice: tuple[MCPServer, SignedIn]
+) -> None:
+    server, who = alice
+    handle = approved_balances(server, stack)
+    assert ok(call(server, "check_access_request", handle=handle))["status"] == "approved"
+    with BrokerClient(stack.api.url, bearer_token=who.token) as broker:
+        broker.revoke(handle)
+    assert "revoked" in refusal(call(server, "check_access_request", handle=handle))
+    gone = call(
+        server,
+        "run_dynamodb_operation",
+        handle=handle,
+        resource="account-balances",
+        operation="get",
+        key=ALICES_ROW,
+    )
+    assert "No access is held" in refusal(gone)
