@@ -278,7 +278,7 @@ def _seed_cognito(
             )
     passwords = {u.username: u.password for u in previous.users} if previous else {}
     users = tuple(
-        _seed_user(idp, pool_id, user, passwords.get(user.username) or new_password())
+        seed_user(idp, pool_id, user, passwords.get(user.username) or new_password())
         for user in bank.users
     )
     issuer = f"https://cognito-idp.{bank.region}.amazonaws.com/{pool_id}"
@@ -291,7 +291,8 @@ def _seed_cognito(
     return record, users
 
 
-def _seed_user(idp: Any, pool_id: str, user: DemoUser, password: str) -> UserRecord:
+def seed_user(idp: Any, pool_id: str, user: DemoUser, password: str) -> UserRecord:
+    """Create the user if missing, set ``password`` as permanent and add it to its groups."""
     if not _exists(
         lambda: idp.admin_get_user(UserPoolId=pool_id, Username=user.username),
         "UserNotFoundException",
