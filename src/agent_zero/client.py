@@ -78,11 +78,16 @@ class PendingApprovalError(AgentZeroError):
 
 @dataclass(frozen=True)
 class SigV4Key:
-    """An agent's own long-term key, used only to sign calls to the broker."""
+    """The agent's AWS credentials, used only to sign calls to the broker.
+
+    A long-term key in the sandbox; on AWS the agent function's role session, whose
+    ``session_token`` API Gateway's IAM authorization verifies along with the signature.
+    """
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
     region: str = "us-east-1"
+    session_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -291,7 +296,9 @@ class BrokerClient:
         request = AWSRequest(method=method, url=url, data=body, headers=headers)
         key = self._sigv4
         SigV4Auth(
-            Credentials(key.access_key_id, key.secret_access_key), "execute-api", key.region
+            Credentials(key.access_key_id, key.secret_access_key, key.session_token),
+            "execute-api",
+            key.region,
         ).add_auth(request)
         return dict(request.headers.items())
 

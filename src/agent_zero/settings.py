@@ -44,3 +44,24 @@ class Settings(BaseSettings):
     config_dir: Path | None = None  # the CLI's login and credential cache; None: the OS default
     # With no model, or when the model fails, a person decides instead of a denial.
     escalate_when_reviewer_fails: bool = False
+    # --- AWS (environment="aws"): what the CDK stack passes to every Lambda function ---
+    account_id: str | None = None
+    # Every AWS client's endpoint; None on AWS. Tests point the Lambda builders at the sandbox.
+    aws_endpoint_url: str | None = None
+    table_prefix: str = "agent-zero-"  # the broker's tables: <prefix>principals, ...policies, ...
+    connections_table: str = "agent-zero-connections"  # the agent's WebSocket connections
+    revoked_sessions_table: str = "agent-zero-revoked-sessions"  # signed-out web sessions
+    cognito_user_pool_id: str | None = None
+    # Secrets Manager ARNs read once per cold start (never put in the environment).
+    llm_api_key_secret_arn: str | None = None
+    web_session_key_secret_arn: str | None = None
+    # The broker's REST API (IAM auth) that the agent worker calls as the agent.
+    broker_api_url: str | None = None
+    # Sessions of this role are the support agent (API Gateway has verified the signature).
+    agent_role_arn: str | None = None
+    agent_id: str = "support-assistant"
+    websocket_management_url: str | None = None  # https://{api-id}.execute-api.{region}.../{stage}
+    agent_worker_function: str | None = None  # invoked asynchronously for each chat turn
+    catalog_file: Path | None = None  # the resource catalog (JSON); None: the demo bank's
+    allowed_hosts: tuple[str, ...] = ()  # Host headers the web app answers (its API domain)
+    log_format: Literal["text", "json"] = "text"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from pydantic import SecretStr, ValidationError
 
 from agent_zero.agent.connections import (
@@ -30,7 +32,9 @@ from agent_zero.agent.connections import (
 )
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
 from agent_zero.agent.support import build_agent, run_turn
-from agent_zero.domain.errors import AgentZeroError
+from agent_zero.domain.errors import AgentZeroError, UnavailableError
+from agent_zero.logs import configure_logging
+from agent_zero.settings import Settings
 from agent_zero.web.agent_ws import BEARER_PROTOCOL, AgentRuntime, TokenVerifier
 
 logger = logging.getLogger(__name__)
@@ -196,3 +200,132 @@ def route(handlers: AgentSocketHandlers, event: Event) -> Response:
     if key in ("message", "$default"):
         return handlers.message(event)
     return {"statusCode": 400, "body": json.dumps({"error": "unknown_route"})}
+
+
+# --- the deployed functions: everything built once per cold start from Settings ----------
+
+
+def agent_runtime_on_aws(settings: Settings, session: boto3.Session) -> AgentRuntime:
+    """Turns as the worker runs them: the broker over its IAM-authorized API, as the agent.
+
+    The agent signs with its function role's session; the user's token rides along in the
+    signed on-behalf-of header. Who the user is (their own partition key, whether they
+    administer) comes from the broker's ``GET /v1/me``, never from the message.
+    """
+    from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
+    from agent_zero.adapters.aws.directory import MintedCognitoFactory
+    from agent_zero.adapters.broker_api import BrokerApiAccess, BrokerApiAdminDesk
+    from agent_zero.agent.support import TurnDeps, TurnLimits
+    from agent_zero.broker.approvals import APPROVER_GROUP
+    from agent_zero.client import BrokerClient, SigV4Key
+    from agent_zero.review.llm import model_opener
+    from agent_zero.wiring import agent_model_config, agent_resources, aws_catalog
+
+    api_url = settings.broker_api_url
+    if not api_url:
+        raise ValueError("AGENT_ZERO_BROKER_API_URL is not set")
+    config = agent_model_config(settings)
+    open_model = None if config is None else model_opener(config)
+    resources = agent_resources(aws_catalog(settings))
+    data = MintedDynamoDBFactory(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+    directory = MintedCognitoFactory(
+        region=settings.region,
+        user_pool_id=str(settings.cognito_user_pool_id),
+        endpoint_url=settings.aws_endpoint_url,
+    )
+
+    def agent_key() -> SigV4Key:
+        # Read per turn: the role's session is renewed by Lambda between invocations.
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise UnavailableError("the agent function has no AWS credentials")
+        frozen = credentials.get_frozen_credentials()
+        return SigV4Key(frozen.access_key, frozen.secret_key, settings.region, frozen.token)
+
+    def deps_for(username: str, token: str) -> TurnDeps:
+        key = agent_key()
+        with BrokerClient(api_url, sigv4=key, on_behalf_of=token) as broker:
+            me = broker.me()
+        if me.get("principal_id") != username:
+            raise UnavailableError("the broker names another user for this connection")
+        is_admin = APPROVER_GROUP in me.get("groups", [])
+        return TurnDeps(
+            user_id=username,
+            broker=BrokerApiAccess(api_url=api_url, agent_key=key, user_access_token=token),
+            data=data,
+            resources=resources,
+            owner_key=me.get("customer_key"),
+            admin=BrokerApiAdminDesk(api_url=api_url, agent_key=key, admin_access_token=token)
+            if is_admin
+            else None,
+            directory=directory if is_admin else None,
+        )
+
+    return AgentRuntime(
+        open_model=open_model,
+        deps_for=deps_for,
+        limits=TurnLimits(seconds=settings.agent_timeout_seconds),
+    )
+
+
+def build_handlers(
+    settings: Settings,
+    session: boto3.Session,
+    *,
+    secrets: Any | None = None,
+    lambda_client: Any | None = None,
+) -> AgentSocketHandlers:
+    """The routes and the worker for one function instance."""
+    from agent_zero.adapters.aws.connections import ManagementApiPoster
+    from agent_zero.adapters.dynamodb.connections import DynamoDBConnectionStore
+    from agent_zero.wiring import cognito_token_verifier, with_secrets
+
+    endpoint = settings.aws_endpoint_url
+    settings = with_secrets(
+        settings, secrets or session.client("secretsmanager", endpoint_url=endpoint)
+    )
+    if not settings.websocket_management_url:
+        raise ValueError("AGENT_ZERO_WEBSOCKET_MANAGEMENT_URL is not set")
+    invoker = lambda_client or session.client("lambda", endpoint_url=endpoint)
+    worker_function = settings.agent_worker_function
+
+    def start_worker(payload: dict[str, Any]) -> None:
+        if not worker_function:
+            raise UnavailableError("AGENT_ZERO_AGENT_WORKER_FUNCTION is not set")
+        # "Event": asynchronous, so the turn outlives API Gateway's 29-second limit. The
+        # stack sets zero retries on the worker: a repeated turn would repeat tool calls.
+        invoker.invoke(
+            FunctionName=worker_function, InvocationType="Event", Payload=json.dumps(payload)
+        )
+
+    return AgentSocketHandlers(
+        tokens=cognito_token_verifier(settings),
+        connections=DynamoDBConnectionStore(
+            client=session.client("dynamodb", endpoint_url=settings.aws_endpoint_url),
+            table=settings.connections_table,
+        ),
+        runtime=agent_runtime_on_aws(settings, session),
+        poster=ManagementApiPoster(
+            session.client(
+                "apigatewaymanagementapi", endpoint_url=settings.websocket_management_url
+            )
+        ),
+        start_worker=start_worker,
+    )
+
+
+@functools.cache
+def _cold_start() -> AgentSocketHandlers:
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return build_handlers(settings, boto3.Session(region_name=settings.region))
+
+
+def handler(event: Event, context: Any) -> Response:
+    """The WebSocket routes' entry point (``agent_zero.lambdas.agent_socket.handler``)."""
+    return route(_cold_start(), event)
+
+
+def worker(event: dict[str, Any], context: Any) -> None:
+    """The asynchronous worker's entry point (``agent_zero.lambdas.agent_socket.worker``)."""
+    _cold_start().work(event)

@@ -18,7 +18,7 @@ from agent_zero.adapters.aws.data_plane import MintedDynamoDBFactory
 from agent_zero.adapters.aws.directory import CognitoPasswordSignIn, MintedCognitoFactory
 from agent_zero.adapters.in_process_broker import InProcessAdminDesk, InProcessBroker
 from agent_zero.adapters.system import SystemClock
-from agent_zero.agent.support import Resource, TurnDeps, TurnLimits
+from agent_zero.agent.support import TurnDeps, TurnLimits
 from agent_zero.broker.access import Broker
 from agent_zero.broker.approvals import APPROVER_GROUP
 from agent_zero.domain.errors import UnavailableError
@@ -44,7 +44,7 @@ from agent_zero.web.session import (
     SessionCodec,
     load_or_create_key,
 )
-from agent_zero.wiring import agent_model_config, sandbox_broker
+from agent_zero.wiring import agent_model_config, agent_resources, sandbox_broker
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_API_PORT = 8470
@@ -139,14 +139,7 @@ def agent_runtime(
     config = agent_model_config(settings)
     open_model = None if config is None else model_opener(config)
     catalog = broker.catalogs.catalog()
-    resources = {
-        entry.key: Resource(
-            table=(entry.arn or "").rsplit("table/", 1)[-1],
-            partition_key=entry.row_scope.partition_key if entry.row_scope else "",
-        )
-        for entry in catalog
-        if entry.arn and ":table/" in entry.arn and "/index/" not in entry.arn
-    }
+    resources = agent_resources(catalog)
     data = MintedDynamoDBFactory(region=record.region, endpoint_url=record.aws_endpoint_url)
 
     directory = MintedCognitoFactory(

@@ -8,6 +8,7 @@ with stable codes; nothing a client sees carries a stack trace or a secret.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -51,7 +52,10 @@ from agent_zero.domain.outcomes import OutcomeStatus
 from agent_zero.domain.principals import Principal, PrincipalKind
 from agent_zero.domain.proposals import Grant
 from agent_zero.domain.requests import MAX_REASON_CHARS, RequestRecord, RequestState
+from agent_zero.logs import DECISION_EVENT
 from agent_zero.sandbox.sigv4 import HttpRequest
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -178,6 +182,22 @@ def record_view(record: RequestRecord) -> dict[str, Any]:
         "decided_by": record.decided_by,
         "revoked_at": _iso(record.revoked_at),
     }
+
+
+def _log_decision(result: AccessResult) -> None:
+    # Ids and the outcome only: never the reason, a grant's rationale or credentials.
+    record = result.record
+    logger.info(
+        "access decision",
+        extra={
+            "event": DECISION_EVENT,
+            "outcome": record.state.value,
+            "request_id": record.request_id,
+            "principal_id": record.request.principal_id,
+            "acting_agent_id": record.request.acting_agent_id,
+            "minted": result.credentials is not None,
+        },
+    )
 
 
 def result_response(result: AccessResult, catalog: Catalog | None = None) -> JSONResponse:
@@ -342,7 +362,9 @@ def create_app(
             headers[name] = raw_value.decode("latin-1")
         raw = HttpRequest(
             request.method,
-            request.scope.get("raw_path", b"/").decode("latin-1") or "/",
+            # Mangum (Lambda) leaves raw_path unset: the decoded path is what API Gateway saw.
+            (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1")
+            or "/",
             request.scope.get("query_string", b"").decode("latin-1"),
             headers,
             body,
@@ -394,6 +416,7 @@ def create_app(
             verified_by=identity.method,
         )
         result = await _in_thread(request_access, broker, command)
+        _log_decision(result)
         return result_response(result, broker.catalogs.catalog())
 
     @app.get("/v1/access-requests/{request_id}")

@@ -279,10 +279,66 @@ class SigV4Authenticator:
         return agent.principal_id
 
 
+class SignatureCheck(Protocol):
+    """Who signed a SigV4 request (raises AuthenticationError)."""
+
+    def authenticate(self, request: HttpRequest, *, must_sign: tuple[str, ...] = ()) -> str:
+        """The principal id behind the signature, which also covers ``must_sign``."""
+        ...
+
+
+# Set by the broker API's Lambda entry point from the API Gateway event (after removing
+# any copy the client sent); never read from a request that did not come through it.
+VERIFIED_CALLER_HEADER = "x-agent-zero-verified-caller-arn"
+_SIGNED_HEADERS = re.compile(r"SignedHeaders=([a-z0-9;_.-]+)")
+_ASSUMED_ROLE = re.compile(
+    r"arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+", re.ASCII
+)
+_ROLE = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", re.ASCII)
+
+
+class ApiGatewayVerifiedSignatures:
+    """Signatures API Gateway's IAM authorization has already verified (the REST API).
+
+    API Gateway checks the SigV4 signature, the session token and ``execute-api:Invoke``
+    before the function runs, and hands over the caller's ARN. Only sessions of the agent's
+    role are the agent; any other IAM identity that reached the API is refused.
+    """
+
+    def __init__(self, *, agent_role_arn: str, agent_id: str) -> None:
+        role = _ROLE.fullmatch(agent_role_arn)
+        if role is None:
+            raise ValueError("agent_role_arn must be an IAM role ARN")
+        self._account, self._role_name = role.group(1), role.group(2)
+        self._agent_id = agent_id
+
+    def authenticate(self, request: HttpRequest, *, must_sign: tuple[str, ...] = ()) -> str:
+        """The agent's id if a session of its role signed, covering ``must_sign``."""
+        caller = _ASSUMED_ROLE.fullmatch(request.headers.get(VERIFIED_CALLER_HEADER, ""))
+        if caller is None or (caller.group(1), caller.group(2)) != (
+            self._account,
+            self._role_name,
+        ):
+            raise AuthenticationError("this API serves only the broker's agents")
+        signed = _SIGNED_HEADERS.search(request.headers.get("authorization", ""))
+        names = set(signed.group(1).split(";")) if signed else set()
+        if any(name not in names for name in must_sign):
+            raise AuthenticationError("a header that must be signed is not signed")
+        return self._agent_id
+
+
+class NoSignatures:
+    """Where no signature can be verified (the web app's HTTP API): refuse them all."""
+
+    def authenticate(self, request: HttpRequest, *, must_sign: tuple[str, ...] = ()) -> str:
+        """Always refuses."""
+        raise AuthenticationError("agents call the broker's IAM-authorized API, not this one")
+
+
 class RequestAuthenticator:
     """Turns an HTTP request into the identity it verifiably acts as, or refuses it."""
 
-    def __init__(self, *, tokens: CognitoTokenVerifier, signatures: SigV4Authenticator) -> None:
+    def __init__(self, *, tokens: CognitoTokenVerifier, signatures: SignatureCheck) -> None:
         self._tokens = tokens
         self._signatures = signatures
 
