@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # Sessions of this role are the support agent (API Gateway has verified the signature).
     agent_role_arn: str | None = None
     agent_id: str = "support-assistant"
+    agent_socket_url: str | None = None  # wss://{api-id}.execute-api.{region}.../{stage}: the chat
     websocket_management_url: str | None = None  # https://{api-id}.execute-api.{region}.../{stage}
     agent_worker_function: str | None = None  # invoked asynchronously for each chat turn
     catalog_file: Path | None = None  # the resource catalog (JSON); None: the demo bank's

@@ -48,6 +48,7 @@ MODEL_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agent-zero
 SESSION_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:agent-zero/web-key"
 REST_URL = "https://rest123abc.execute-api.us-east-1.amazonaws.com"
 WEB_URL = "https://http123abc.execute-api.us-east-1.amazonaws.com"
+SOCKET_URL = f"wss://{API_ID}.execute-api.us-east-1.amazonaws.com/{STAGE}"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -186,6 +187,7 @@ def deployment(stack: Stack) -> Deployment:
         agent_role_arn=f"arn:aws:iam::{record.account_id}:role/agent-zero/{AGENT_ROLE}",
         broker_api_url=stack.api.url,
         websocket_management_url=f"{record.aws_endpoint_url}/{API_ID}/{STAGE}",
+        agent_socket_url=SOCKET_URL,
         agent_worker_function="agent-zero-agent-worker",
         log_format="json",
     )
@@ -480,3 +482,30 @@ def test_the_websocket_functions_hand_a_turn_to_the_worker_which_answers(
     finished = [(f["tool"], f["outcome"]) for f in frames if f["type"] == "tool_finished"]
     assert finished == [("request_aws_access", "ok"), ("run_dynamodb_operation", "ok")]
     assert "SessionToken" not in json.dumps(frames)
+
+
+def test_the_chat_page_connects_to_the_websocket_api_with_the_sessions_token(
+    stack: Stack, deployment: Deployment, web_function: Any
+) -> None:
+    with web_client(deployment, web_function) as client:
+        assert client.post("/chat/socket-token").status_code == 403  # nobody signed in
+        sign_in(stack, client, BEN)
+        chat = client.get("/chat")
+        assert f'data-socket-url="{SOCKET_URL}"' in chat.text
+        policy = chat.headers["content-security-policy"]
+        assert f"connect-src 'self' wss://{API_ID}.execute-api.us-east-1.amazonaws.com;" in policy
+        csrf = csrf_of(chat.text)
+        assert client.post("/chat/socket-token", data={"csrf": "forged"}).status_code == 403
+        elsewhere = client.post(
+            "/chat/socket-token", data={"csrf": csrf}, headers={"Origin": "https://evil.example"}
+        )
+        assert elsewhere.status_code == 403
+        given = client.post("/chat/socket-token", data={"csrf": csrf})
+        assert given.status_code == 200
+        assert given.headers["cache-control"] == "no-store"
+        token = given.json()["token"]
+        # It is Ben's own access token: what the WebSocket API's $connect verifies.
+        me = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["principal_id"] == BEN
+    # Where the chat runs on the app's own socket (the sandbox), there is no such endpoint.
+    assert httpx.post(f"{stack.api.url}/chat/socket-token").status_code == 404

@@ -66,6 +66,7 @@ def build_handler(
             table=settings.revoked_sessions_table,
         ),
         limiter=limiter,
+        agent_socket_url=settings.agent_socket_url,
     )
     add_pages(app, broker, options)
     return Mangum(app, lifespan="off")

@@ -91,6 +91,21 @@ PAGE_SIZE = 25
 DURATIONS = (900, 1800, 3600)
 LOGIN_COOKIE_SECONDS = 900
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _security_headers(socket_url: str | None) -> dict[str, str]:
+    """The pages' headers; the chat's WebSocket API's origin joins connect-src when set."""
+    if socket_url is None:
+        return SECURITY_HEADERS
+    parts = urlsplit(socket_url)
+    if parts.scheme != "wss" or not parts.netloc:
+        raise ValueError("the agent socket URL must be wss://")
+    policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "connect-src 'self'", f"connect-src 'self' wss://{parts.netloc}"
+    )
+    return {**SECURITY_HEADERS, "Content-Security-Policy": policy}
+
+
 SECURITY_HEADERS = {
     # No inline script or style anywhere: an injected tag does nothing.
     "Content-Security-Policy": (
@@ -135,6 +150,8 @@ class WebOptions:
     revoked: RevokedSessions  # sessions signed out before their tokens expired
     limiter: RateLimiter  # shared with the API: the same budget per person
     demo_logins: tuple[tuple[str, str, str], ...] = ()  # (username, password, role): sandbox
+    # AWS: the chat's WebSocket API (wss://...); None: this app's own /v1/agent/ws.
+    agent_socket_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +211,7 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
+        context.setdefault("agent_socket_url", options.agent_socket_url)
         body = templates.get_template(name).render(
             user=user,
             path=request.url.path,
@@ -201,7 +219,9 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
             model_configured=options.model_configured,
             **context,
         )
-        return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+        return HTMLResponse(body, status_code=status, headers=page_headers)
+
+    page_headers = _security_headers(options.agent_socket_url)
 
     def current_user(request: Request) -> WebUser | None:
         session = options.sessions.open(request.cookies.get(SESSION_COOKIE))
@@ -370,6 +390,19 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
     async def chat(request: Request) -> Response:
         user = signed_in(request)
         return render(request, "chat.html", user, title="Support chat")
+
+    @app.post("/chat/socket-token")
+    async def socket_token(request: Request) -> Response:
+        # Only where the chat runs on another origin's WebSocket API (API Gateway), which
+        # cannot read the cookie: the page's own script gets the token it offers there.
+        if options.agent_socket_url is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        try:
+            user, _ = await posted(request)
+        except (_SignInRequiredError, AgentZeroError):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        token = user.session.access_token.get_secret_value()
+        return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
     # --- request access -------------------------------------------------------------
 

@@ -13,6 +13,12 @@
   var turns = {};  // message id -> {answer: element, text: the user's message}
   var pending = [];
 
+  // On AWS the chat runs on API Gateway's WebSocket API, which cannot read this site's
+  // cookie: the page asks its own origin for the session's token (a CSRF-checked POST)
+  // and offers it as the "bearer" subprotocol. Locally the cookie does it all.
+  var socketUrl = form.dataset.socketUrl || "";
+  var connecting = false;
+
   function url() {
     var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     return scheme + "//" + window.location.host + "/v1/agent/ws";
@@ -35,7 +41,28 @@
   }
 
   function connect() {
-    socket = new WebSocket(url());
+    if (!socketUrl) { open(new WebSocket(url())); return; }
+    if (connecting) { return; }
+    connecting = true;
+    fetch("/chat/socket-token", {
+      method: "POST",
+      credentials: "same-origin",
+      body: new URLSearchParams({ csrf: form.dataset.csrf || "" })
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(String(response.status)); }
+      return response.json();
+    }).then(function (body) {
+      connecting = false;
+      open(new WebSocket(socketUrl, ["bearer", body.token]));
+    }).catch(function () {
+      connecting = false;
+      status.textContent = "The chat could not connect; reload the page to try again.";
+      setBusy(false);
+    });
+  }
+
+  function open(opened) {
+    socket = opened;
     socket.addEventListener("open", function () {
       status.textContent = "";
       while (pending.length) { socket.send(pending.shift()); }
@@ -93,7 +120,7 @@
       socket.send(payload);
     } else {
       pending.push(payload);
-      if (!socket) { connect(); }
+      if (!socket && !connecting) { connect(); }
     }
     setBusy(true);
   }
