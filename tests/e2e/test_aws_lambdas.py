@@ -509,3 +509,54 @@ def test_the_chat_page_connects_to_the_websocket_api_with_the_sessions_token(
         assert me.json()["principal_id"] == BEN
     # Where the chat runs on the app's own socket (the sandbox), there is no such endpoint.
     assert httpx.post(f"{stack.api.url}/chat/socket-token").status_code == 404
+
+
+def test_the_deployed_entry_point_builds_itself_from_the_environment(
+    stack: Stack, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Lambda gives the function: AGENT_ZERO_* from the stack, the role's credentials in
+    # AWS_* variables. No secret ARN: the model key is not needed without a model.
+    settings = deployment.settings
+    frozen = deployment.broker_session.get_credentials().get_frozen_credentials()  # type: ignore[union-attr]
+    for name, value in {
+        "AGENT_ZERO_ENVIRONMENT": "aws",
+        "AGENT_ZERO_STORAGE": "dynamodb",
+        "AGENT_ZERO_REGION": settings.region,
+        "AGENT_ZERO_ACCOUNT_ID": str(settings.account_id),
+        "AGENT_ZERO_AWS_ENDPOINT_URL": str(settings.aws_endpoint_url),
+        "AGENT_ZERO_TABLE_PREFIX": settings.table_prefix,
+        "AGENT_ZERO_COGNITO_USER_POOL_ID": str(settings.cognito_user_pool_id),
+        "AGENT_ZERO_COGNITO_CLIENT_ID": str(settings.cognito_client_id),
+        "AGENT_ZERO_COGNITO_ENDPOINT_URL": str(settings.cognito_endpoint_url),
+        "AGENT_ZERO_AGENT_ROLE_ARN": str(settings.agent_role_arn),
+        "AGENT_ZERO_LOG_FORMAT": "json",
+        "AWS_ACCESS_KEY_ID": frozen.access_key,
+        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        "AWS_SESSION_TOKEN": str(frozen.token),
+    }.items():
+        monkeypatch.setenv(name, value)
+    broker_api._cold_start.cache_clear()
+    try:
+        transport = RestApiIamTransport(
+            broker_api.handler,
+            caller_arn=deployment.agent_caller_arn,
+            account_id=str(settings.account_id),
+        )
+        key = SigV4Key("ASIAAGENTWORKERTEST1", "worker-secret", "us-east-1", "token")
+        with BrokerClient(
+            REST_URL,
+            sigv4=key,
+            on_behalf_of=stack.sign_in(BEN),
+            http=httpx.Client(transport=transport),
+        ) as agent:
+            me = agent.me()
+            # No model configured: a person decides, so the request waits.
+            pending = agent.request_access("The customer asks about a card payment.")
+    finally:
+        broker_api._cold_start.cache_clear()
+        logging.getLogger("agent_zero").handlers.clear()
+        logging.getLogger("agent_zero").propagate = True
+    assert me["principal_id"] == BEN
+    assert me["acting_agent_id"] == "support-assistant"
+    assert pending.status == "pending"
+    assert stack.model.chat_requests == []
