@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent_zero.cli.aws import aws_app
 from agent_zero.cli.state import (
     CredentialCache,
     Endpoints,
@@ -61,6 +62,7 @@ policy_app = typer.Typer(help="Read, change and try principals' access policies 
 audit_app = typer.Typer(help="The hash-chained audit log (admins).")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(aws_app, name="aws")
 
 # Markup and emoji codes off: reasons, names and rationales are other people's text, and
 # "[/x]" in a reason must print as itself (not crash an approver's terminal or hide text).
