@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +27,6 @@ from agent_zero.cli.aws.plan import Inventory, Plan, RowKey, key_names
 from agent_zero.domain.errors import InvalidInputError, UnavailableError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from agent_zero.sandbox.demo_bank import DemoBank, DemoTable, Item
     from agent_zero.sandbox.record import UserRecord
 
@@ -51,7 +49,10 @@ class StackOutputs:
     """What these commands need to know of the deployed stack."""
 
     user_pool_id: str
+    region: str
     broker_tables: DynamoDBTables
+    demo_bank: bool | None = None  # None: the stack does not say
+    demo_tables: Mapping[str, str] = field(default_factory=dict)  # catalog key → table name
     agent_role_arn: str | None = None
 
     @classmethod
@@ -60,14 +61,41 @@ class StackOutputs:
         pool = values.get("UserPoolId")
         if not isinstance(pool, str) or not pool:
             raise InvalidInputError(f"{source} has no UserPoolId output")
-        prefix = str(values.get("BrokerTablePrefix") or DEFAULT_BROKER_TABLE_PREFIX)
-        role = values.get("AgentRoleArn")
-        return cls(pool, DynamoDBTables.with_prefix(prefix), str(role) if role else None)
+        named = DynamoDBTables.with_prefix(
+            str(values.get("TablePrefix") or DEFAULT_BROKER_TABLE_PREFIX)
+        )
+        tables = {
+            label: str(values.get(f"{label.title()}Table") or getattr(named, label))
+            for label in ("principals", "policies", "requests", "audit")
+        }
+        demo = values.get("DemoBank")
+        return cls(
+            user_pool_id=pool,
+            region=str(values.get("Region") or pool.partition("_")[0]),  # ids are <region>_<id>
+            broker_tables=DynamoDBTables(**tables),
+            demo_bank=None if demo is None else str(demo).lower() == "true",
+            demo_tables=_table_names(values.get("DemoBankTables"), source=source),
+            agent_role_arn=str(values["AgentRoleArn"]) if values.get("AgentRoleArn") else None,
+        )
 
-    @property
-    def region(self) -> str:
-        """The stack's region: a user pool id is ``<region>_<id>``."""
-        return self.user_pool_id.partition("_")[0]
+    def deployed(self, bank: DemoBank) -> DemoBank:
+        """The demo bank with its tables under the names the stack gave them."""
+        tables = tuple(
+            replace(table, name=self.demo_tables.get(table.catalog_key, table.name))
+            for table in bank.tables
+        )
+        return replace(bank, tables=tables)
+
+
+def _table_names(value: object, *, source: str) -> dict[str, str]:
+    """``DemoBankTables``: catalog key → table name, as JSON (CloudFormation) or an object."""
+    try:
+        names = json.loads(value) if isinstance(value, str) else (value or {})
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+        raise InvalidInputError(f"{source}: DemoBankTables is not a JSON object of table names")
+    return {str(key): str(name) for key, name in names.items()}
 
 
 def read_outputs_file(path: Path, stack: str) -> StackOutputs:

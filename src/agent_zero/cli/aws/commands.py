@@ -9,10 +9,11 @@ Teardown deletes what seeding creates but keeps policy histories (request record
 policy version that decided them) and never touches the requests or audit tables.
 
 Stack outputs read, from ``cdk deploy --outputs-file`` or else CloudFormation's
-DescribeStacks: ``UserPoolId`` (required), ``BrokerTablePrefix`` (default ``agent-zero-``)
-and ``AgentRoleArn`` (optional, shown in the plan). The demo tables keep the demo bank's
-names (``bank-…``), which its catalog names. New users' passwords are printed once, to
-stdout, and stored nowhere.
+DescribeStacks: ``UserPoolId`` (required); ``Region`` (default: the pool id's);
+``TablePrefix`` (default ``agent-zero-``) or ``PrincipalsTable`` and ``PoliciesTable``;
+``DemoBank`` (``false`` refuses a seed); ``DemoBankTables`` (JSON, catalog key → table name;
+default: the demo bank's own ``bank-…`` names) and ``AgentRoleArn`` (shown in the plan).
+New users' passwords are printed once, to stdout, and stored nowhere.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def _run(
     # every other command (credential-process runs on each AWS CLI call) would pay for them.
     from agent_zero.cli import app as cli
     from agent_zero.cli.aws.account import AwsAccount, apply_seed, apply_teardown, take_inventory
-    from agent_zero.cli.aws.plan import plan_seed, plan_teardown
+    from agent_zero.cli.aws.plan import DEPLOY_HINT, plan_seed, plan_teardown
     from agent_zero.sandbox.demo_bank import demo_bank
 
     with cli._errors(), _aws_errors(), ExitStack() as clients:
@@ -130,7 +131,10 @@ def _run(
             cognito=_client(session, "cognito-idp", clients),
             outputs=found,
         )
-        bank = demo_bank()  # its rows, people and policies are the same in every account
+        if action == "seed" and found.demo_bank is False:
+            cli._fail(f"{stack} was deployed without the demo bank: {DEPLOY_HINT}", cli.EXIT_USAGE)
+        # Its rows, people and policies are the same in every account; only names differ.
+        bank = found.deployed(demo_bank())
         with cli.err.status(f"Reading what {stack} holds…", spinner="dots"):
             inventory = take_inventory(account, bank)
         plan = (

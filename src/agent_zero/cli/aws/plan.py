@@ -103,7 +103,7 @@ def _seed_problems(bank: DemoBank, found: Inventory) -> list[str]:
     if missing := sorted(found.missing_tables - demo_tables):
         problems.append(
             f"the broker's tables do not exist ({', '.join(missing)}): "
-            "check the BrokerTablePrefix output"
+            "check the TablePrefix and PrincipalsTable outputs"
         )
     if missing := sorted(found.missing_groups | found.missing_attributes):
         problems.append(f"the user pool lacks {', '.join(missing)}: {DEPLOY_HINT}")
