@@ -1,0 +1,1 @@
+"""The CDK app that deploys Agent Zero to AWS (deploy time only; the package never imports it)."""
