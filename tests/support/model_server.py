@@ -167,6 +167,8 @@ class ScriptedModelServer:
     base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
     unscripted: int = 0
+    most_in_flight: int = 0  # the most chat requests being answered at one time
+    _in_flight: int = 0
     _replies: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -183,6 +185,7 @@ class ScriptedModelServer:
             self._replies.clear()
             self.requests.clear()
             self.unscripted = 0
+            self.most_in_flight = 0
 
     @property
     def pending(self) -> int:
@@ -222,8 +225,15 @@ class ScriptedModelServer:
         reply = self._next_reply()
         if reply is None:
             return _error(500, "script exhausted: no reply was enqueued for this request")
-        if not await self._wait(request, reply.delay_seconds):
-            return Response(status_code=499)  # the client is gone; nobody reads this
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            if not await self._wait(request, reply.delay_seconds):
+                return Response(status_code=499)  # the client is gone; nobody reads this
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         return self._answer(reply, body)
 
     def _record(self, request: Request, body: Any) -> None:
