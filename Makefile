@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+LAMBDA_WHEELS := build/lambda-wheels/.fetched
 
-.PHONY: demo test check lint typecheck unit bench clean system-deps
+.PHONY: demo test check lint typecheck unit bench clean system-deps lambda-wheels synth
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src infra
 
 check: lint typecheck
 
@@ -31,7 +32,20 @@ check: lint typecheck
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: check system-deps
+# The Lambda functions' wheels (linux arm64, CPython 3.12, hash-checked against
+# infra/lambda-requirements.txt), fetched from PyPI here so that synthesis runs offline.
+$(LAMBDA_WHEELS): infra/lambda-requirements.txt | $(STAMP)
+	$(BIN)/python -m infra.lambda_bundle fetch
+	touch $@
+
+lambda-wheels: $(LAMBDA_WHEELS)
+
+# infra/cdk.out/AgentZeroStack.template.json with the demo bank: no network, Docker or AWS
+# credentials. Deploying it is `npx aws-cdk deploy` (docs/deploy.md).
+synth: $(LAMBDA_WHEELS)
+	$(BIN)/python -m infra.app -c demoBank=true
+
+test: check system-deps lambda-wheels
 	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
@@ -39,4 +53,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gateway.py
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) build infra/cdk.out .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Install the Debian packages the browser tests need (tests/browser), only when missing.
+# Install the Debian packages the tests need, only when missing.
 #
 #   chromium           the browser Playwright drives (no `playwright install`: Debian's build)
 #   fonts-dejavu-core  so screenshots show readable text
+#   nodejs             the CDK's jsii runtime (make synth, tests/infra), only when there is no
+#                      `node` on PATH at all: a newer Node installed another way is better
 #
 # Idempotent and quick when everything is present; downloads only from the Debian archive
 # through apt. Prints one line saying what it did; exits non-zero with a reason otherwise.
 set -euo pipefail
 
 PACKAGES=(chromium fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
 
 is_installed() {
     # dpkg-query prints "install ok installed" only for a fully installed package.
@@ -24,12 +27,13 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
 done
-if ((${#missing[@]} == 0)) && command -v chromium >/dev/null 2>&1; then
+if ((${#missing[@]} == 0)); then
+    command -v chromium >/dev/null 2>&1 ||
+        fail "the chromium package is installed but 'chromium' is not on PATH ($PATH)"
+    command -v node >/dev/null 2>&1 ||
+        fail "the nodejs package is installed but 'node' is not on PATH ($PATH)"
     echo "install-system-deps: nothing to do (${PACKAGES[*]} already installed)"
     exit 0
-fi
-if ((${#missing[@]} == 0)); then
-    fail "the chromium package is installed but 'chromium' is not on PATH ($PATH)"
 fi
 
 command -v apt-get >/dev/null 2>&1 || fail "apt-get not found; install ${missing[*]} by hand"
@@ -76,4 +80,5 @@ if ! install && ! { [[ -z "$updated" ]] && update && install; }; then
 fi
 
 command -v chromium >/dev/null 2>&1 || fail "installed ${missing[*]} but 'chromium' is not on PATH"
+command -v node >/dev/null 2>&1 || fail "installed ${missing[*]} but 'node' is not on PATH"
 echo "install-system-deps: installed ${missing[*]}${updated}: $(chromium --version 2>/dev/null || echo chromium)"
