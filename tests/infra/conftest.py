@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 
 import pytest
 
@@ -12,11 +13,11 @@ from support.cdk_template import VARIANTS, Synth, synthesize
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Synth]:
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synth]:
     """Both variants, synthesized once per run however many xdist workers ask."""
-    # Workers share the run's base directory; a run without xdist has its own.
+    # xdist's workers share the run's base directory; a run without xdist has its own.
     shared = tmp_path_factory.getbasetemp()
-    shared = shared.parent if worker_id != "master" else shared
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
     root = shared / "agent-zero-cdk"
     root.mkdir(exist_ok=True)
     with (root / ".lock").open("w") as lock:

@@ -71,10 +71,13 @@ def test_the_asset_fits_lambda_unzipped(demo: Synth) -> None:
 
 def test_the_lock_satisfies_pyproject_and_leaves_out_the_runtimes_packages() -> None:
     pins = {pin.name: pin.version for pin in read_lock()}
+    relock = "pyproject.toml changed: run `python -m infra.lambda_bundle lock`"
     for requirement in runtime_requirements():
         name = canonicalize_name(requirement.name)
-        assert name in pins, name
-        assert requirement.specifier.contains(pins[name], prereleases=True), requirement
+        assert name in pins, f"{name}: {relock}"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"{requirement}: {relock}"
+        )
     assert not set(pins) & FORBIDDEN
 
 
