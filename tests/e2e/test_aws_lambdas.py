@@ -454,8 +454,19 @@ def test_the_websocket_functions_hand_a_turn_to_the_worker_which_answers(
     stack: Stack, deployment: Deployment, lambda_service: tuple[Any, list[Any]]
 ) -> None:
     client, invocations = lambda_service
+    # Configured as the stack configures them: the route function knows no model and no
+    # broker; the worker knows both and no worker to invoke.
+    full = deployment.settings
+    routes = agent_socket.build_handlers(
+        full.model_copy(
+            update={"broker_api_url": None, "llm_provider": "none", "llm_api_key_secret_arn": None}
+        ),
+        deployment.agent_session,
+        secrets=StaticSecrets({}),
+        lambda_client=client,
+    )
     handlers = agent_socket.build_handlers(
-        deployment.settings,
+        full.model_copy(update={"agent_worker_function": None}),
         deployment.agent_session,
         secrets=deployment.secrets,
         lambda_client=client,
@@ -463,10 +474,10 @@ def test_the_websocket_functions_hand_a_turn_to_the_worker_which_answers(
     balance_script(stack)
     connection = new_connection_id()
     headers = {"Sec-WebSocket-Protocol": f"bearer, {stack.sign_in(ALICE)}"}
-    connected = agent_socket.route(handlers, event("$connect", connection, headers=headers))
+    connected = agent_socket.route(routes, event("$connect", connection, headers=headers))
     assert connected["statusCode"] == 200
     body = json.dumps({"type": "message", "id": "m-1", "text": "My balance?"})
-    assert agent_socket.route(handlers, event("message", connection, body=body)) == {
+    assert agent_socket.route(routes, event("message", connection, body=body)) == {
         "statusCode": 200
     }
     # Handed off asynchronously, with the message and the connection, never the token.

@@ -221,9 +221,8 @@ def agent_runtime_on_aws(settings: Settings, session: boto3.Session) -> AgentRun
     from agent_zero.review.llm import model_opener
     from agent_zero.wiring import agent_model_config, agent_resources, aws_catalog
 
+    # Only the worker runs turns; the route function builds this for the turn bound alone.
     api_url = settings.broker_api_url
-    if not api_url:
-        raise ValueError("AGENT_ZERO_BROKER_API_URL is not set")
     config = agent_model_config(settings)
     open_model = None if config is None else model_opener(config)
     resources = agent_resources(aws_catalog(settings))
@@ -243,6 +242,8 @@ def agent_runtime_on_aws(settings: Settings, session: boto3.Session) -> AgentRun
         return SigV4Key(frozen.access_key, frozen.secret_key, settings.region, frozen.token)
 
     def deps_for(username: str, token: str) -> TurnDeps:
+        if not api_url:
+            raise UnavailableError("AGENT_ZERO_BROKER_API_URL is not set")
         key = agent_key()
         with BrokerClient(api_url, sigv4=key, on_behalf_of=token) as broker:
             me = broker.me()

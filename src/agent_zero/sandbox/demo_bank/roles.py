@@ -41,9 +41,6 @@ ROLE_SESSION_SECONDS = 3_600
 _CUSTOMER_TABLE_DENIED = [
     "dynamodb:Scan",
     "dynamodb:PartiQL*",
-    "dynamodb:ExecuteStatement",
-    "dynamodb:BatchExecuteStatement",
-    "dynamodb:ExecuteTransaction",
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
     "dynamodb:DescribeStream",
