@@ -67,6 +67,10 @@ class TargetRoles(Construct):
 
     The revocation policy is its own ``AWS::IAM::RolePolicy``: the broker rewrites it at
     run time, and CloudFormation writes it again only if its template text changes.
+
+    The broker may PutRolePolicy on these roles, and IAM cannot limit which policy it
+    writes: each role's permissions boundary (its deployed access policy, which the broker
+    cannot change) caps what any inline policy could later add.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, broker: iam.Role) -> None:
@@ -74,6 +78,14 @@ class TargetRoles(Construct):
         self.roles: dict[str, iam.CfnRole] = {}
         for role in target_role_definitions(account_id=cdk.Aws.ACCOUNT_ID, region=cdk.Aws.REGION):
             construct = "".join(p.title() for p in role.name.removeprefix("agent-zero-").split("-"))
+            boundary = iam.CfnManagedPolicy(
+                self,
+                f"{construct}Boundary",
+                managed_policy_name=f"{role.name}-boundary",
+                path=role.path,
+                description=f"The most {role.name} may ever do, whatever its inline policies say.",
+                policy_document=role.inline_policies[TARGET_ACCESS_POLICY_NAME],
+            )
             resource = iam.CfnRole(
                 self,
                 construct,
@@ -82,6 +94,7 @@ class TargetRoles(Construct):
                 description=role.description,
                 max_session_duration=role.max_session_duration,
                 assume_role_policy_document=role.trust_policy,
+                permissions_boundary=boundary.ref,
                 policies=[
                     iam.CfnRole.PolicyProperty(
                         policy_name=TARGET_ACCESS_POLICY_NAME,

@@ -1,0 +1,58 @@
+"""Security review of AgentZeroStack's template: what an attacker holding one of the stack's
+roles could do with it, read from the synthesized JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_zero.sandbox.demo_bank import (
+    BROKER_ROLE_NAME,
+    TARGET_ACCESS_POLICY_NAME,
+    TARGET_ROLE_NAMES,
+    demo_bank,
+)
+from support.cdk_template import ACCOUNT, REGION, Synth, render, role_id, role_statements
+
+BANK = demo_bank(account_id=ACCOUNT, region=REGION)
+# IAM actions that would let a role change what bounds the target roles.
+_BOUNDARY_CHANGES = {
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:AttachRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+}
+
+
+def _managed_policy(synth: Synth, reference: Any) -> dict[str, Any]:
+    assert set(reference) == {"Ref"}, reference
+    resource = synth.template["Resources"][reference["Ref"]]
+    assert resource["Type"] == "AWS::IAM::ManagedPolicy"
+    return dict(resource["Properties"])
+
+
+def test_a_target_role_rewritten_by_the_broker_stays_within_its_boundary(
+    any_synth: Synth,
+) -> None:
+    # The broker role may PutRolePolicy on every target role (it keeps the revocation policy
+    # there), and IAM has no condition key that limits which policy it writes. Without a
+    # boundary, a broker function taken over would write "Allow *" and mint itself an
+    # unrestricted session: account admin. The boundary caps each role at what it was
+    # deployed to do, whatever its inline policies say later.
+    for name in TARGET_ROLE_NAMES:
+        role = any_synth.template["Resources"][role_id(any_synth, name)]["Properties"]
+        assert "PermissionsBoundary" in role, name
+        boundary = _managed_policy(any_synth, role["PermissionsBoundary"])
+        deployed = BANK.role(name).inline_policies[TARGET_ACCESS_POLICY_NAME]
+        assert render(boundary["PolicyDocument"]) == deployed, name
+        assert boundary.get("Roles") is None  # a boundary, not a grant
+
+
+def test_the_broker_cannot_move_the_boundaries(any_synth: Synth) -> None:
+    broker = role_statements(any_synth, role_id(any_synth, BROKER_ROLE_NAME))
+    allowed = {a for s in broker if s["Effect"] == "Allow" for a in s["Action"]}
+    assert not allowed & _BOUNDARY_CHANGES
+    assert not [a for a in allowed if a.startswith("iam:") and "*" in a]
