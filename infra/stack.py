@@ -249,9 +249,16 @@ class AgentZeroStack(cdk.Stack):
         )
         self._chat_access(agent_role, tables, socket_api)
         access.read_secrets(agent_role, [llm_key])
-        # The chat routes: connections, and starting the worker.
+        # The chat routes: connections, sign-outs (a signed-out token ends the chat), and
+        # starting the worker.
         access.write_logs(socket_role, [socket_fn.log_group])
         self._chat_access(socket_role, tables, socket_api)
+        access.use_items(
+            socket_role,
+            "SignedOutSessions",
+            actions=("GetItem",),
+            arns=tables.revoked_sessions.arns(),
+        )
         worker_fn.function.grant_invoke(socket_role)
         if options.llm_provider == "bedrock" and options.llm_model:
             for role in (broker_role, agent_role):

@@ -34,6 +34,7 @@ from agent_zero.review.human import HumanReviewer
 from agent_zero.settings import Settings
 
 if TYPE_CHECKING:
+    from agent_zero.adapters.dynamodb.revoked_sessions import DynamoDBRevokedSessions
     from agent_zero.agent.support import Resource
     from agent_zero.review.llm import LlmReviewerConfig
     from agent_zero.sandbox.record import SandboxRecord
@@ -224,6 +225,16 @@ def aws_catalog(settings: Settings) -> Catalog:
         account_id=_required(settings.account_id, "account_id"), region=settings.region
     )
     return bank.catalog(_required(settings.cognito_user_pool_id, "cognito_user_pool_id"))
+
+
+def signed_out_sessions(settings: Settings, session: boto3.Session) -> DynamoDBRevokedSessions:
+    """Web sessions (and their tokens) signed out early, in the table every function reads."""
+    from agent_zero.adapters.dynamodb.revoked_sessions import DynamoDBRevokedSessions
+
+    return DynamoDBRevokedSessions(
+        client=session.client("dynamodb", endpoint_url=settings.aws_endpoint_url),
+        table=settings.revoked_sessions_table,
+    )
 
 
 def cognito_token_verifier(settings: Settings, *, clock: Clock | None = None) -> Any:

@@ -113,8 +113,8 @@ def deployment(stack: Stack) -> Deployment:
     arn = f"arn:aws:dynamodb:{record.region}:{record.account_id}:table/"
     broker_tables = [f"{arn}{name}" for name in (*dataclasses.astuple(tables), revoked)]
     iam = _admin(stack, "iam")
-    # As the stack grants them: the broker role its tables, the agent its connections and
-    # the management API (and nothing that mints).
+    # As the stack grants them: the broker role its tables, the agent its connections, the
+    # sign-outs and the management API (and nothing that mints).
     iam.put_role_policy(
         RoleName=BROKER_ROLE_NAME,
         PolicyName="broker-tables",
@@ -148,6 +148,11 @@ def deployment(stack: Stack) -> Deployment:
                             "dynamodb:DeleteItem",
                         ],
                         "Resource": f"{arn}{connections}",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "dynamodb:GetItem",  # the route function reads sign-outs
+                        "Resource": f"{arn}{revoked}",
                     },
                     {
                         "Effect": "Allow",
@@ -536,6 +541,7 @@ def test_the_deployed_entry_point_builds_itself_from_the_environment(
         "AGENT_ZERO_ACCOUNT_ID": str(settings.account_id),
         "AGENT_ZERO_AWS_ENDPOINT_URL": str(settings.aws_endpoint_url),
         "AGENT_ZERO_TABLE_PREFIX": settings.table_prefix,
+        "AGENT_ZERO_REVOKED_SESSIONS_TABLE": settings.revoked_sessions_table,
         "AGENT_ZERO_COGNITO_USER_POOL_ID": str(settings.cognito_user_pool_id),
         "AGENT_ZERO_COGNITO_CLIENT_ID": str(settings.cognito_client_id),
         "AGENT_ZERO_COGNITO_ENDPOINT_URL": str(settings.cognito_endpoint_url),

@@ -56,3 +56,19 @@ def test_the_broker_cannot_move_the_boundaries(any_synth: Synth) -> None:
     allowed = {a for s in broker if s["Effect"] == "Allow" for a in s["Action"]}
     assert not allowed & _BOUNDARY_CHANGES
     assert not [a for a in allowed if a.startswith("iam:") and "*" in a]
+
+
+def test_the_chat_routes_read_sign_outs_and_nothing_more(demo: Synth) -> None:
+    # The route function refuses a token whose web session was signed out ($connect and each
+    # turn): it reads the sign-outs table, and only reads it.
+    (revoked,) = [
+        k
+        for k, r in demo.resources("AWS::DynamoDB::Table").items()
+        if r["Properties"]["TableName"] == "agent-zero-revoked-sessions"
+    ]
+    reaching = [
+        s
+        for s in role_statements(demo, role_id(demo, "agent-zero-agent-socket"))
+        if f"${{{revoked}.Arn}}" in s["Resource"]
+    ]
+    assert [(s["Effect"], s["Action"]) for s in reaching] == [("Allow", ["dynamodb:GetItem"])]

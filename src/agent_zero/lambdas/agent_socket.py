@@ -279,7 +279,8 @@ def build_handlers(
     """The routes and the worker for one function instance."""
     from agent_zero.adapters.aws.connections import ManagementApiPoster
     from agent_zero.adapters.dynamodb.connections import DynamoDBConnectionStore
-    from agent_zero.wiring import cognito_token_verifier, with_secrets
+    from agent_zero.web.auth import SignedOutTokens
+    from agent_zero.wiring import cognito_token_verifier, signed_out_sessions, with_secrets
 
     endpoint = settings.aws_endpoint_url
     settings = with_secrets(
@@ -300,7 +301,11 @@ def build_handlers(
         )
 
     return AgentSocketHandlers(
-        tokens=cognito_token_verifier(settings),
+        # The page's script offers its web session's token: signing out ends the chat too,
+        # at $connect and at every turn of a connection already open.
+        tokens=SignedOutTokens(
+            cognito_token_verifier(settings), signed_out_sessions(settings, session)
+        ),
         connections=DynamoDBConnectionStore(
             client=session.client("dynamodb", endpoint_url=settings.aws_endpoint_url),
             table=settings.connections_table,

@@ -49,14 +49,23 @@ def build_handler(
     from mangum import Mangum
 
     from agent_zero.web.api import create_app
-    from agent_zero.wiring import aws_broker, cognito_token_verifier, with_secrets
+    from agent_zero.web.auth import SignedOutTokens
+    from agent_zero.wiring import (
+        aws_broker,
+        cognito_token_verifier,
+        signed_out_sessions,
+        with_secrets,
+    )
 
     secrets = secrets or session.client("secretsmanager", endpoint_url=settings.aws_endpoint_url)
     settings = with_secrets(settings, secrets)
     if not settings.agent_role_arn:
         raise ValueError("AGENT_ZERO_AGENT_ROLE_ARN is not set")
     authenticator = RequestAuthenticator(
-        tokens=cognito_token_verifier(settings),
+        # The user's token the agent forwards: not one whose web session was signed out.
+        tokens=SignedOutTokens(
+            cognito_token_verifier(settings), signed_out_sessions(settings, session)
+        ),
         signatures=ApiGatewayVerifiedSignatures(
             agent_role_arn=settings.agent_role_arn, agent_id=settings.agent_id
         ),

@@ -29,21 +29,29 @@ def build_handler(
     from mangum import Mangum
 
     from agent_zero.adapters.aws.directory import CognitoPasswordSignIn
-    from agent_zero.adapters.dynamodb.revoked_sessions import DynamoDBRevokedSessions
     from agent_zero.web.api import RateLimiter, create_app
-    from agent_zero.web.auth import NoSignatures, RequestAuthenticator
+    from agent_zero.web.auth import NoSignatures, RequestAuthenticator, SignedOutTokens
     from agent_zero.web.pages import WebOptions, add_pages
     from agent_zero.web.session import SessionCodec
-    from agent_zero.wiring import aws_broker, cognito_token_verifier, web_session_key, with_secrets
+    from agent_zero.wiring import (
+        aws_broker,
+        cognito_token_verifier,
+        signed_out_sessions,
+        web_session_key,
+        with_secrets,
+    )
 
     secrets = secrets or session.client("secretsmanager", endpoint_url=settings.aws_endpoint_url)
     settings = with_secrets(settings, secrets)
     broker = aws_broker(settings, session)
     tokens = cognito_token_verifier(settings)
+    signed_out = signed_out_sessions(settings, session)
     limiter = RateLimiter()  # per instance: API Gateway's throttling bounds the whole
     app = create_app(
         broker,
-        RequestAuthenticator(tokens=tokens, signatures=NoSignatures()),
+        # A bearer token may be the one a signed-out chat page held (the pages check the
+        # cookie's session id instead).
+        RequestAuthenticator(tokens=SignedOutTokens(tokens, signed_out), signatures=NoSignatures()),
         limiter=limiter,
         allowed_hosts=frozenset(settings.allowed_hosts) if settings.allowed_hosts else None,
     )
@@ -61,10 +69,7 @@ def build_handler(
         model_configured=settings.llm_provider != "none",
         region=settings.region,
         aws_endpoint_url=None,
-        revoked=DynamoDBRevokedSessions(
-            client=session.client("dynamodb", endpoint_url=settings.aws_endpoint_url),
-            table=settings.revoked_sessions_table,
-        ),
+        revoked=signed_out,
         limiter=limiter,
         agent_socket_url=settings.agent_socket_url,
     )

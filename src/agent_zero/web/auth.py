@@ -36,6 +36,7 @@ from joserfc.jws import extract_compact
 
 from agent_zero.domain.errors import AuthenticationError, UnavailableError
 from agent_zero.sandbox.sigv4 import HttpRequest, SignatureError, read_signature, verify
+from agent_zero.web.session import RevokedSessions, token_session_id
 
 ON_BEHALF_OF_HEADER = "x-agent-zero-on-behalf-of"
 ALGORITHM = "RS256"
@@ -335,10 +336,36 @@ class NoSignatures:
         raise AuthenticationError("agents call the broker's IAM-authorized API, not this one")
 
 
+class AccessTokens(Protocol):
+    """Verifies a user's access token (raises AuthenticationError)."""
+
+    def verify(self, token: str) -> VerifiedToken:
+        """What the token says, once it checks out."""
+        ...
+
+
+class SignedOutTokens:
+    """Access tokens as ``tokens`` verifies them, except those of signed-out web sessions.
+
+    A lookup that fails raises (UnavailableError): an unknown answer never lets a token in.
+    """
+
+    def __init__(self, tokens: AccessTokens, signed_out: RevokedSessions) -> None:
+        self._tokens = tokens
+        self._signed_out = signed_out
+
+    def verify(self, token: str) -> VerifiedToken:
+        """The token's claims unless its session was signed out."""
+        verified = self._tokens.verify(token)
+        if self._signed_out.is_revoked(token_session_id(token)):
+            raise AuthenticationError("the session of this access token was signed out")
+        return verified
+
+
 class RequestAuthenticator:
     """Turns an HTTP request into the identity it verifiably acts as, or refuses it."""
 
-    def __init__(self, *, tokens: CognitoTokenVerifier, signatures: SignatureCheck) -> None:
+    def __init__(self, *, tokens: AccessTokens, signatures: SignatureCheck) -> None:
         self._tokens = tokens
         self._signatures = signatures
 

@@ -81,6 +81,7 @@ from agent_zero.web.session import (
     WebSession,
     new_token,
     same_token,
+    token_session_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -379,8 +380,11 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
         if current_user(request) is None:
             return response  # nothing to end; the stale cookie goes all the same
         user, _form_fields = await posted(request)
-        # The cookie is the session: a copy kept elsewhere must stop working now too.
+        # The cookie is the session: a copy kept elsewhere must stop working now too, and
+        # so must its token, which the chat's script holds on AWS.
         options.revoked.revoke(user.session.sid, user.session.expires_at)
+        token = user.session.access_token.get_secret_value()
+        options.revoked.revoke(token_session_id(token), user.session.expires_at)
         return response
 
     # --- chat -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import os
@@ -64,6 +65,16 @@ class WebSession(DomainModel):
 def new_token() -> str:
     """A random URL-safe token (CSRF, idempotency)."""
     return secrets.token_urlsafe(32)
+
+
+def token_session_id(access_token: str) -> str:
+    """The id under which signing out records the session's access token itself.
+
+    On AWS the chat's script holds the token (API Gateway's WebSocket API cannot read the
+    cookie), so a sign-out ends the token too, wherever it is offered. A digest: the
+    revocation table never holds a usable token.
+    """
+    return "access-token:" + hashlib.sha256(access_token.encode()).hexdigest()
 
 
 def same_token(expected: str, offered: str | None) -> bool:

@@ -1,0 +1,124 @@
+"""Security review of the AWS entry points' pure parts, with in-memory fakes of their ports:
+each test is an attack that worked before its fix, or a failure that must refuse."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agent_zero.agent.connections import InMemoryConnectionStore, InMemoryPoster
+from agent_zero.agent.support import TurnLimits
+from agent_zero.domain.errors import AuthenticationError, UnavailableError
+from agent_zero.lambdas.agent_socket import AgentSocketHandlers, route
+from agent_zero.sandbox.sigv4 import HttpRequest
+from agent_zero.web.agent_ws import AgentRuntime
+from agent_zero.web.auth import (
+    NoSignatures,
+    RequestAuthenticator,
+    SignedOutTokens,
+    VerifiedToken,
+)
+from agent_zero.web.session import InMemoryRevokedSessions, token_session_id
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+TOKEN = "header.payload.signature"  # what the fake verifier below accepts
+
+
+class FakeTokens:
+    """Accepts one token, for one user."""
+
+    def verify(self, token: str) -> VerifiedToken:
+        if token != TOKEN:
+            raise AuthenticationError("the access token signature is invalid")
+        return VerifiedToken(
+            username="ben.okafor", groups=frozenset(), expires_at=NOW + timedelta(hours=1)
+        )
+
+
+class UnreachableSignOuts:
+    """The sign-outs table, unreachable (DynamoDB throttling, a missing grant)."""
+
+    def revoke(self, sid: str, until: datetime) -> None:
+        raise UnavailableError("DynamoDB PutItem failed (ProvisionedThroughputExceeded)")
+
+    def is_revoked(self, sid: str) -> bool:
+        raise UnavailableError("DynamoDB GetItem failed (ProvisionedThroughputExceeded)")
+
+
+def bearer(token: str) -> HttpRequest:
+    return HttpRequest("GET", "/v1/me", "", {"authorization": f"Bearer {token}"}, b"")
+
+
+# --- sign-out ends the token, wherever it is offered ------------------------------------------
+
+
+def test_a_signed_out_token_is_refused_and_a_live_one_accepted() -> None:
+    signed_out = InMemoryRevokedSessions(clock=lambda: NOW)
+    tokens = SignedOutTokens(FakeTokens(), signed_out)
+    assert tokens.verify(TOKEN).username == "ben.okafor"
+    signed_out.revoke(token_session_id(TOKEN), NOW + timedelta(hours=1))
+    with pytest.raises(AuthenticationError, match="signed out"):
+        tokens.verify(TOKEN)
+    with pytest.raises(AuthenticationError, match="signed out"):
+        RequestAuthenticator(tokens=tokens, signatures=NoSignatures()).authenticate(bearer(TOKEN))
+
+
+def test_the_sign_out_record_never_holds_the_token_itself() -> None:
+    key = token_session_id(TOKEN)
+    assert TOKEN not in key
+    assert key == token_session_id(TOKEN) != token_session_id(TOKEN + "x")
+
+
+def test_an_unreachable_sign_out_table_refuses_the_token() -> None:
+    tokens = SignedOutTokens(FakeTokens(), UnreachableSignOuts())
+    with pytest.raises(UnavailableError):
+        tokens.verify(TOKEN)
+    with pytest.raises(UnavailableError):
+        RequestAuthenticator(tokens=tokens, signatures=NoSignatures()).authenticate(bearer(TOKEN))
+
+
+def socket_handlers(tokens: Any, started: list[dict[str, Any]]) -> AgentSocketHandlers:
+    def deps_for(_username: str, _token: str) -> Any:
+        raise AssertionError("no turn may run")
+
+    return AgentSocketHandlers(
+        tokens=tokens,
+        connections=InMemoryConnectionStore(),
+        runtime=AgentRuntime(open_model=None, deps_for=deps_for, limits=TurnLimits()),
+        poster=InMemoryPoster(),
+        start_worker=started.append,
+        clock=lambda: NOW,
+    )
+
+
+def socket_event(route_key: str, connection_id: str, **extra: Any) -> dict[str, Any]:
+    return {"requestContext": {"routeKey": route_key, "connectionId": connection_id}, **extra}
+
+
+def test_the_chat_refuses_to_connect_when_sign_outs_cannot_be_read() -> None:
+    started: list[dict[str, Any]] = []
+    handlers = socket_handlers(SignedOutTokens(FakeTokens(), UnreachableSignOuts()), started)
+    headers = {"Sec-WebSocket-Protocol": f"bearer, {TOKEN}"}
+    answer = route(handlers, socket_event("$connect", "c-1", headers=headers))
+    assert answer["statusCode"] == 401
+    assert handlers.connections.get("c-1") is None
+
+
+def test_a_connection_open_before_the_sign_out_starts_no_more_turns() -> None:
+    started: list[dict[str, Any]] = []
+    signed_out = InMemoryRevokedSessions(clock=lambda: NOW)
+    handlers = socket_handlers(SignedOutTokens(FakeTokens(), signed_out), started)
+    headers = {"Sec-WebSocket-Protocol": f"bearer, {TOKEN}"}
+    assert route(handlers, socket_event("$connect", "c-1", headers=headers))["statusCode"] == 200
+    signed_out.revoke(token_session_id(TOKEN), NOW + timedelta(hours=1))
+    body = json.dumps({"type": "message", "id": "m-1", "text": "My balance?"})
+    assert route(handlers, socket_event("message", "c-1", body=body)) == {"statusCode": 200}
+    assert started == []
+    poster = handlers.poster
+    assert isinstance(poster, InMemoryPoster)
+    frames = [json.loads(f) for f in poster.posted["c-1"]]
+    assert [f["type"] for f in frames] == ["error", "done"]
+    assert frames[0]["code"] == "session_expired"
