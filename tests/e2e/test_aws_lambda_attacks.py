@@ -19,6 +19,7 @@ from agent_zero.wiring import StaticSecrets
 from e2e.test_agent_lambdas import event, new_connection_id, posted
 from e2e.test_aws_lambdas import (
     BEN,
+    REST_URL,
     Deployment,
     agent_client,
     csrf_of,
@@ -33,6 +34,7 @@ from e2e.test_aws_lambdas import main_thread_loop as main_thread_loop
 from e2e.test_aws_lambdas import web_function as web_function
 from e2e.test_broker_api import Stack
 from e2e.test_broker_api import stack as stack  # the module-scoped stack fixture
+from support.api_gateway import RestApiIamTransport
 
 
 @pytest.fixture
@@ -99,4 +101,36 @@ def test_signing_out_ends_the_chat_token_on_every_function(
         pytest.raises(AuthenticationError, match="signed out"),
     ):
         agent.me()
+    assert stack.model.chat_requests == []
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "arn:aws:sts::{account}:assumed-role/agent-zero-broker/someone",  # any other IAM role
+        "arn:aws:sts::{account}:assumed-role/agent-zero-agent/agent-worker",  # the agent itself
+        "",  # no IAM identity at all
+    ],
+)
+def test_the_rest_api_serves_no_bearer_token_whoever_signed(
+    stack: Stack, deployment: Deployment, broker_function: broker_api.Handler, caller: str
+) -> None:
+    # The REST API is the agent's: only sessions of its role, with the user's token in the
+    # signed on-behalf-of header. A bearer token skipped that check entirely: any caller API
+    # Gateway let through became the token's user, and the agent could act for a user with
+    # no trace of itself in the record.
+    account = str(deployment.settings.account_id)
+    transport = RestApiIamTransport(
+        broker_function, caller_arn=caller.format(account=account), account_id=account
+    )
+    token = stack.sign_in(BEN)
+    with httpx.Client(transport=transport, base_url=REST_URL) as http:
+        me = http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+        asked = http.post(
+            "/v1/access-requests",
+            json={"reason": "My support tickets."},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert (me.status_code, asked.status_code) == (401, 401)
+    assert "agent" in me.json()["message"]
     assert stack.model.chat_requests == []

@@ -69,6 +69,7 @@ def build_handler(
         signatures=ApiGatewayVerifiedSignatures(
             agent_role_arn=settings.agent_role_arn, agent_id=settings.agent_id
         ),
+        bearer_tokens=False,  # people call the web app's HTTP API
     )
     app = create_app(
         aws_broker(settings, session),

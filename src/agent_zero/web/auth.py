@@ -365,9 +365,14 @@ class SignedOutTokens:
 class RequestAuthenticator:
     """Turns an HTTP request into the identity it verifiably acts as, or refuses it."""
 
-    def __init__(self, *, tokens: AccessTokens, signatures: SignatureCheck) -> None:
+    def __init__(
+        self, *, tokens: AccessTokens, signatures: SignatureCheck, bearer_tokens: bool = True
+    ) -> None:
         self._tokens = tokens
         self._signatures = signatures
+        # False where only signed agents are served (the REST API): a bearer token would skip
+        # the check of who signed, and record the user as acting with no agent.
+        self._bearer_tokens = bearer_tokens
 
     def authenticate(self, request: HttpRequest) -> VerifiedIdentity:
         """The verified identity behind ``request``; AuthenticationError otherwise."""
@@ -378,6 +383,8 @@ class RequestAuthenticator:
             raise AuthenticationError("the request carries no Authorization header")
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() == "bearer":
+            if not self._bearer_tokens:
+                raise AuthenticationError("this API serves only the broker's agents, signed")
             if ON_BEHALF_OF_HEADER in request.headers:
                 raise AuthenticationError("only a signed agent may act on behalf of a user")
             token = self._tokens.verify(credentials.strip())

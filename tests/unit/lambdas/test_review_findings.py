@@ -122,3 +122,16 @@ def test_a_connection_open_before_the_sign_out_starts_no_more_turns() -> None:
     frames = [json.loads(f) for f in poster.posted["c-1"]]
     assert [f["type"] for f in frames] == ["error", "done"]
     assert frames[0]["code"] == "session_expired"
+
+
+# --- the REST API is the agent's alone -------------------------------------------------------
+
+
+def test_where_only_agents_are_served_a_valid_bearer_token_is_refused() -> None:
+    agents_only = RequestAuthenticator(
+        tokens=FakeTokens(), signatures=NoSignatures(), bearer_tokens=False
+    )
+    with pytest.raises(AuthenticationError, match="only the broker's agents"):
+        agents_only.authenticate(bearer(TOKEN))
+    people = RequestAuthenticator(tokens=FakeTokens(), signatures=NoSignatures())
+    assert people.authenticate(bearer(TOKEN)).principal_id == "ben.okafor"
