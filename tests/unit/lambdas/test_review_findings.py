@@ -135,3 +135,21 @@ def test_where_only_agents_are_served_a_valid_bearer_token_is_refused() -> None:
         agents_only.authenticate(bearer(TOKEN))
     people = RequestAuthenticator(tokens=FakeTokens(), signatures=NoSignatures())
     assert people.authenticate(bearer(TOKEN)).principal_id == "ben.okafor"
+
+
+# --- agent-zero aws seed against a hostile pre-existing account -------------------------------
+
+
+def test_seed_refuses_a_demo_account_someone_else_created_before_it() -> None:
+    # Someone who can create users in the pool (a helpdesk session of the directory role)
+    # made "priya.raman" first, with the demo's email, which is public and which any user
+    # may also set on their own account. Seeding used to take it for the demo's, leave its
+    # password alone, and create the admin principal that account then signs in as.
+    from agent_zero.cli.aws.plan import Inventory, plan_seed
+    from agent_zero.sandbox.demo_bank import demo_bank
+
+    bank = demo_bank()
+    admin = next(u for u in bank.users if "admin" in u.cognito_groups)
+    found = Inventory(users={admin.username: admin.email}, principals={})
+    plan = plan_seed(bank, found)
+    assert any(admin.username in problem for problem in plan.problems), plan.problems

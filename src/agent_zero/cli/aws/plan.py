@@ -4,6 +4,7 @@ Seeding plans whatever of the demo bank is missing and nothing else; teardown pl
 deletion of what seeding makes. Both refuse to touch a Cognito user or principal that holds
 a demo name but is not the demo's (another email, kind or customer key): someone real may
 have that name, and seeding would hand a stranger's account demo access or a password.
+Seeding also refuses a demo user that exists without its principal: it did not make it.
 """
 
 from __future__ import annotations
@@ -107,10 +108,27 @@ def _seed_problems(bank: DemoBank, found: Inventory) -> list[str]:
         )
     if missing := sorted(found.missing_groups | found.missing_attributes):
         problems.append(f"the user pool lacks {', '.join(missing)}: {DEPLOY_HINT}")
-    if held := strangers(bank, found):
+    held = strangers(bank, found)
+    if held:
         problems.append(
             f"{', '.join(held)} exist but are not the demo's "
             "(another email, kind or customer key): remove or rename them first"
+        )
+    # Seeding writes principals before users, so a demo user without its principal was made
+    # by someone else, whose password this command never set. The email proves nothing (it
+    # is public, and users may change their own): its principal would hand that account
+    # demo access, an admin's included.
+    if unknown := sorted(
+        u.username
+        for u in bank.users
+        if u.username in found.users
+        and u.username not in found.principals
+        and u.username not in held
+    ):
+        problems.append(
+            f"{', '.join(unknown)} exist in the user pool but not in the broker's directory: "
+            "seeding did not create them, so it will not give them demo access; "
+            "remove or rename them first"
         )
     return problems
 
