@@ -32,10 +32,11 @@ from agent_zero.agent.connections import (
 )
 from agent_zero.agent.frames import Done, Error, ServerFrame, UserMessage
 from agent_zero.agent.support import build_agent, run_turn
-from agent_zero.domain.errors import AgentZeroError, UnavailableError
+from agent_zero.domain.errors import AgentZeroError, RateLimitedError, UnavailableError
 from agent_zero.logs import configure_logging
 from agent_zero.settings import Settings
 from agent_zero.web.agent_ws import BEARER_PROTOCOL, AgentRuntime, TokenVerifier
+from agent_zero.web.api import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class AgentSocketHandlers:
     poster: ConnectionPoster
     start_worker: Callable[[dict[str, Any]], None]
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Turns per person, as the sandbox's socket bounds them: a person may open many
+    # connections, and each turn costs model calls. Per instance, like the web function's;
+    # the WebSocket stage's throttling bounds the whole.
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def connect(self, event: Event) -> Response:
         """$connect: only a verified user gets a connection."""
@@ -109,11 +114,17 @@ class AgentSocketHandlers:
             return {"statusCode": 200}
         try:
             # A connection outlives the token it opened with; each turn needs a live one.
-            self.tokens.verify(connection.access_token.get_secret_value())
+            verified = self.tokens.verify(connection.access_token.get_secret_value())
         except AgentZeroError:
             frame = Error(
                 id=message.id, code="session_expired", message="Your session ended; sign in again."
             )
+            asyncio.run(_send_then_done(sink, frame, message.id))
+            return {"statusCode": 200}
+        try:
+            self.limiter.take(f"chat:{verified.username}")
+        except RateLimitedError as error:
+            frame = Error(id=message.id, code=error.code, message=error.message)
             asyncio.run(_send_then_done(sink, frame, message.id))
             return {"statusCode": 200}
         now = self.clock()

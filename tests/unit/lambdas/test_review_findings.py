@@ -153,3 +153,30 @@ def test_seed_refuses_a_demo_account_someone_else_created_before_it() -> None:
     found = Inventory(users={admin.username: admin.email}, principals={})
     plan = plan_seed(bank, found)
     assert any(admin.username in problem for problem in plan.problems), plan.problems
+
+
+# --- the chat's turns cost model calls: bounded per person, as in the sandbox -----------------
+
+
+def test_one_person_cannot_start_turns_without_bound_across_connections() -> None:
+    # Each turn is a worker invocation and model calls. "One message at a time" holds per
+    # connection, and a person may open as many connections as they like: without a
+    # per-person budget (the sandbox's socket has one) they ran up the model bill at will.
+    started: list[dict[str, Any]] = []
+    handlers = socket_handlers(FakeTokens(), started)
+    headers = {"Sec-WebSocket-Protocol": f"bearer, {TOKEN}"}
+    refused = 0
+    for n in range(40):
+        connection = f"c-{n}"
+        assert (
+            route(handlers, socket_event("$connect", connection, headers=headers))["statusCode"]
+            == 200
+        )
+        body = json.dumps({"type": "message", "id": f"m-{n}", "text": "Hello?"})
+        route(handlers, socket_event("message", connection, body=body))
+        poster = handlers.poster
+        assert isinstance(poster, InMemoryPoster)
+        codes = [json.loads(f).get("code") for f in poster.posted.get(connection, [])]
+        refused += codes == ["rate_limited", None]
+    assert len(started) < 40
+    assert len(started) + refused == 40
