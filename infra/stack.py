@@ -37,17 +37,12 @@ LLM_KEY_PLACEHOLDER = "replace-me"  # the operator puts the real key in with put
 SESSION_KEY_HEX_DIGITS = 64
 _NOT_HEX = "ghijklmnopqrstuvwxyz"
 # The broker's DynamoDB calls (adapters/dynamodb): transactions are authorized per item.
-_BROKER_ITEM_ACTIONS = (
-    "GetItem",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "ConditionCheckItem",
-    "Query",
-    "Scan",
-)
+# Its stores append and replace with conditional puts: never DeleteItem or UpdateItem.
+_BROKER_ITEM_ACTIONS = ("GetItem", "PutItem", "ConditionCheckItem", "Query", "Scan")
 _SESSION_ITEM_ACTIONS = ("GetItem", "PutItem")
+# $connect puts a connection; the worker only reads it, ends its turn and forgets it.
 _CONNECTION_ITEM_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+_WORKER_CONNECTION_ACTIONS = ("GetItem", "UpdateItem", "DeleteItem")
 _RETENTION = {
     30: logs.RetentionDays.ONE_MONTH,
     90: logs.RetentionDays.THREE_MONTHS,
@@ -247,12 +242,12 @@ class AgentZeroStack(cdk.Stack):
                 resources=[broker_api.invoke_arn()],
             )
         )
-        self._chat_access(agent_role, tables, socket_api)
+        self._chat_access(agent_role, tables, socket_api, actions=_WORKER_CONNECTION_ACTIONS)
         access.read_secrets(agent_role, [llm_key])
         # The chat routes: connections, sign-outs (a signed-out token ends the chat), and
         # starting the worker.
         access.write_logs(socket_role, [socket_fn.log_group])
-        self._chat_access(socket_role, tables, socket_api)
+        self._chat_access(socket_role, tables, socket_api, actions=_CONNECTION_ITEM_ACTIONS)
         access.use_items(
             socket_role,
             "SignedOutSessions",
@@ -342,13 +337,10 @@ class AgentZeroStack(cdk.Stack):
         return settings
 
     @staticmethod
-    def _chat_access(role: iam.Role, tables: Tables, socket_api: AgentSocketApi) -> None:
-        access.use_items(
-            role,
-            "ChatConnections",
-            actions=_CONNECTION_ITEM_ACTIONS,
-            arns=tables.connections.arns(),
-        )
+    def _chat_access(
+        role: iam.Role, tables: Tables, socket_api: AgentSocketApi, *, actions: tuple[str, ...]
+    ) -> None:
+        access.use_items(role, "ChatConnections", actions=actions, arns=tables.connections.arns())
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PostToChatConnections",

@@ -122,9 +122,8 @@ def deployment(stack: Stack) -> Deployment:
             [
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
                 "dynamodb:Query",
+                "dynamodb:Scan",
                 "dynamodb:TransactWriteItems",
                 "dynamodb:ConditionCheckItem",
             ],

@@ -222,7 +222,6 @@ def test_the_agents_roles_assume_nothing_and_reach_only_the_chat(demo: Synth, na
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "dynamodb:GetItem",
-        "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "execute-api:ManageConnections",
@@ -230,7 +229,7 @@ def test_the_agents_roles_assume_nothing_and_reach_only_the_chat(demo: Synth, na
     extra = (
         {"execute-api:Invoke", "secretsmanager:GetSecretValue"}
         if name == AGENT_ROLE
-        else {"lambda:InvokeFunction"}
+        else {"lambda:InvokeFunction", "dynamodb:PutItem"}  # only $connect puts a connection
     )
     assert actions == expected | extra
 

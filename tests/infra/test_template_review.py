@@ -72,3 +72,38 @@ def test_the_chat_routes_read_sign_outs_and_nothing_more(demo: Synth) -> None:
         if f"${{{revoked}.Arn}}" in s["Resource"]
     ]
     assert [(s["Effect"], s["Action"]) for s in reaching] == [("Allow", ["dynamodb:GetItem"])]
+
+
+def _dynamodb_actions(synth: Synth, role: str) -> set[str]:
+    return {
+        a
+        for s in role_statements(synth, role_id(synth, role))
+        if s["Effect"] == "Allow"
+        for a in s["Action"]
+        if a.startswith("dynamodb:")
+    }
+
+
+def test_the_broker_never_deletes_or_edits_its_records_in_place(demo: Synth) -> None:
+    # Its stores only append and replace with conditional puts (transactions are authorized
+    # per item). DeleteItem and UpdateItem let a broker function taken over erase requests,
+    # principals, policy versions and audit records without a trace of the call.
+    actions = _dynamodb_actions(demo, BROKER_ROLE_NAME)
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    }
+
+
+def test_the_agent_worker_never_writes_a_connection(demo: Synth) -> None:
+    # Only $connect creates a connection, with the user the token names; the worker reads it,
+    # ends its turn and forgets it. A worker that could put one could bind any token it
+    # learned to a connection of its choosing.
+    assert _dynamodb_actions(demo, "agent-zero-agent") == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
