@@ -38,13 +38,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+# Mangum logs the traceback of any failure the app re-raises (Starlette re-raises after its
+# 500 page), message and all: its records take the same formatter, which keeps the type only.
+_ADAPTER_LEVELS = {"mangum": logging.WARNING}
+
+
 def configure_logging(log_format: Literal["text", "json"], *, level: int = logging.INFO) -> None:
-    """Send ``agent_zero`` logs to stderr (Lambda ships stderr to CloudWatch) in that format."""
+    """Send ``agent_zero`` (and Mangum's) logs to stderr, which Lambda ships to CloudWatch."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter("%(levelname)s %(message)s")
     )
-    root = logging.getLogger("agent_zero")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    for name, at_least in {"agent_zero": level, **_ADAPTER_LEVELS}.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(max(level, at_least))
+        logger.propagate = False

@@ -570,8 +570,10 @@ def test_the_deployed_entry_point_builds_itself_from_the_environment(
             pending = agent.request_access("The customer asks about a card payment.")
     finally:
         broker_api._cold_start.cache_clear()
-        logging.getLogger("agent_zero").handlers.clear()
-        logging.getLogger("agent_zero").propagate = True
+        for name in ("agent_zero", "mangum"):  # what configure_logging took over
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+            logging.getLogger(name).setLevel(logging.NOTSET)
     assert me["principal_id"] == BEN
     assert me["acting_agent_id"] == "support-assistant"
     assert pending.status == "pending"

@@ -3,7 +3,10 @@ each test is an attack that worked before its fix, or a failure that must refuse
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -180,3 +183,75 @@ def test_one_person_cannot_start_turns_without_bound_across_connections() -> Non
         refused += codes == ["rate_limited", None]
     assert len(started) < 40
     assert len(started) + refused == 40
+
+
+# --- logs: a failure's text never reaches CloudWatch ----------------------------------------
+
+
+@pytest.fixture
+def json_logging() -> Iterator[io.StringIO]:
+    """What ``configure_logging`` writes on AWS, collected here instead of on stderr."""
+    import asyncio
+
+    from agent_zero.logs import configure_logging
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    configure_logging("json")
+    written = io.StringIO()
+    (handler,) = logging.getLogger("agent_zero").handlers
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(written)
+    try:
+        yield written
+    finally:
+        for name in ("agent_zero", "mangum"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+            logger.setLevel(logging.NOTSET)
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+class LambdaRootHandler(logging.Handler):
+    """Stands for the handler Lambda's runtime puts on the root logger: it prints records,
+    tracebacks included, to CloudWatch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter().format(record))
+
+
+def test_an_unexpected_failure_is_logged_by_type_only(json_logging: io.StringIO) -> None:
+    # The app answers 500 and Starlette re-raises; Mangum then logged the traceback, message
+    # and all, through Lambda's root handler: past the JSON formatter that keeps exception
+    # text (a token, a reason) out of CloudWatch.
+    import httpx
+    from fastapi import FastAPI
+    from mangum import Mangum
+
+    from support.api_gateway import HttpApiTransport
+
+    app = FastAPI()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("token=eyJ-not-for-logs")
+
+    lambda_root = LambdaRootHandler()
+    logging.getLogger().addHandler(lambda_root)
+    try:
+        handler = Mangum(app, lifespan="off")
+        transport = HttpApiTransport(handler, account_id="123456789012")
+        with httpx.Client(transport=transport, base_url="https://api.example") as client:
+            assert client.get("/boom").status_code == 500
+    finally:
+        logging.getLogger().removeHandler(lambda_root)
+    written = json_logging.getvalue()
+    assert "eyJ-not-for-logs" not in "\n".join(lambda_root.lines) + written
+    [line] = [json.loads(text) for text in written.splitlines() if text.strip()]
+    assert (line["logger"], line["error_type"]) == ("mangum.http", "RuntimeError")
