@@ -1,5 +1,6 @@
 """Security review of the AWS entry points' pure parts, with in-memory fakes of their ports:
-each test is an attack that worked before its fix, or a failure that must refuse."""
+each test is an attack that worked before its fix, a failure that must refuse, or (at the
+end) an attack checked and found to fail, kept so."""
 
 from __future__ import annotations
 
@@ -10,21 +11,27 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI, Request
+from mangum import Mangum
 
 from agent_zero.agent.connections import InMemoryConnectionStore, InMemoryPoster
 from agent_zero.agent.support import TurnLimits
 from agent_zero.domain.errors import AuthenticationError, UnavailableError
 from agent_zero.lambdas.agent_socket import AgentSocketHandlers, route
+from agent_zero.lambdas.broker_api import with_verified_caller
 from agent_zero.sandbox.sigv4 import HttpRequest
 from agent_zero.web.agent_ws import AgentRuntime
 from agent_zero.web.auth import (
+    VERIFIED_CALLER_HEADER,
     NoSignatures,
     RequestAuthenticator,
     SignedOutTokens,
     VerifiedToken,
 )
 from agent_zero.web.session import InMemoryRevokedSessions, token_session_id
+from support.api_gateway import HttpApiTransport
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TOKEN = "header.payload.signature"  # what the fake verifier below accepts
@@ -230,12 +237,6 @@ def test_an_unexpected_failure_is_logged_by_type_only(json_logging: io.StringIO)
     # The app answers 500 and Starlette re-raises; Mangum then logged the traceback, message
     # and all, through Lambda's root handler: past the JSON formatter that keeps exception
     # text (a token, a reason) out of CloudWatch.
-    import httpx
-    from fastapi import FastAPI
-    from mangum import Mangum
-
-    from support.api_gateway import HttpApiTransport
-
     app = FastAPI()
 
     @app.get("/boom")
@@ -255,3 +256,94 @@ def test_an_unexpected_failure_is_logged_by_type_only(json_logging: io.StringIO)
     assert "eyJ-not-for-logs" not in "\n".join(lambda_root.lines) + written
     [line] = [json.loads(text) for text in written.splitlines() if text.strip()]
     assert (line["logger"], line["error_type"]) == ("mangum.http", "RuntimeError")
+
+
+# --- header smuggling through Mangum: checked sound, kept so --------------------------------
+
+AGENT_SESSION = "arn:aws:sts::123456789012:assumed-role/agent-zero-agent/turn-1"
+MALLORY = "arn:aws:sts::123456789012:assumed-role/mallory/x"
+
+
+@pytest.fixture
+def echo_caller() -> Iterator[Any]:
+    """The broker API's event rewrite and Mangum over an app that says which caller header
+    it received, as the authenticator reads them (every copy, lower-cased)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = FastAPI()
+
+    @app.get("/v1/me")
+    def me(request: Request) -> list[str]:
+        return [
+            value.decode()
+            for name, value in request.headers.raw
+            if name.decode("latin-1").lower() == VERIFIED_CALLER_HEADER
+        ]
+
+    asgi = Mangum(app, lifespan="off")
+
+    def seen(event: dict[str, Any]) -> list[str]:
+        answer = asgi(with_verified_caller(event), None)
+        assert answer["statusCode"] == 200, answer
+        found: list[str] = json.loads(answer["body"])
+        return found
+
+    try:
+        yield seen
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def rest_event(
+    headers: dict[str, str], multi: dict[str, list[str]], caller: str | None
+) -> dict[str, Any]:
+    return {
+        "resource": "/{proxy+}",
+        "path": "/v1/me",
+        "httpMethod": "GET",
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "requestContext": {"identity": {"userArn": caller} if caller else {}},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "multi"),
+    [
+        ({"X-AGENT-ZERO-VERIFIED-CALLER-ARN": AGENT_SESSION}, {}),
+        ({}, {"X-Agent-Zero-Verified-Caller-Arn": [AGENT_SESSION, AGENT_SESSION]}),
+        (  # the same name, cased differently, in both maps
+            {"x-agent-zero-verified-caller-arn": AGENT_SESSION},
+            {"X-Agent-Zero-Verified-Caller-ARN": [f"{AGENT_SESSION}, {AGENT_SESSION}"]},
+        ),
+    ],
+)
+def test_a_clients_copy_of_the_trusted_header_never_reaches_the_app(
+    echo_caller: Any, headers: dict[str, str], multi: dict[str, list[str]]
+) -> None:
+    assert echo_caller(rest_event(headers, multi, MALLORY)) == [MALLORY]
+    assert echo_caller(rest_event(headers, multi, None)) == []
+
+
+def test_an_http_api_event_at_the_rest_function_carries_no_verified_caller(
+    echo_caller: Any,
+) -> None:
+    # Payload 2.0 names an IAM caller elsewhere (authorizer.iam); it is never trusted here.
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/v1/me",
+        "rawQueryString": "",
+        "headers": {"x-agent-zero-verified-caller-arn": AGENT_SESSION},
+        "requestContext": {
+            "http": {"method": "GET", "path": "/v1/me", "sourceIp": "203.0.113.9"},
+            "authorizer": {"iam": {"userArn": AGENT_SESSION}},
+        },
+        "isBase64Encoded": False,
+    }
+    assert echo_caller(event) == []
