@@ -25,6 +25,7 @@ from agent_zero.sandbox.demo_bank import (
     DemoRole,
     PolicyDocument,
 )
+from agent_zero.sandbox.demo_bank.models import JsonValue
 from agent_zero.sandbox.demo_bank.roles import (
     ROLE_PATH,
     broker_role,
@@ -62,6 +63,18 @@ def _document(policy: PolicyDocument) -> iam.PolicyDocument:
     return iam.PolicyDocument.from_json(policy)
 
 
+def _within_pool(policy: PolicyDocument, user_pool_arn: str) -> PolicyDocument:
+    """The policy with its grants on every user pool narrowed to ``user_pool_arn``."""
+    narrowed: list[JsonValue] = []
+    for statement in cast(list[dict[str, JsonValue]], policy["Statement"]):
+        resource = statement.get("Resource")
+        every_pool = isinstance(resource, str) and resource.endswith(":userpool/*")
+        if statement.get("Effect") == "Allow" and every_pool:
+            statement = {**statement, "Resource": user_pool_arn}
+        narrowed.append(statement)
+    return {**policy, "Statement": narrowed}
+
+
 class TargetRoles(Construct):
     """One broad role per resource class; every session is narrowed by its session policy.
 
@@ -70,10 +83,13 @@ class TargetRoles(Construct):
 
     The broker may PutRolePolicy on these roles, and IAM cannot limit which policy it
     writes: each role's permissions boundary (its deployed access policy, which the broker
-    cannot change) caps what any inline policy could later add.
+    cannot change) caps what any inline policy could later add. The boundary also names the
+    stack's own user pool where the sandbox's definition reaches every pool in the region.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, broker: iam.Role) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, broker: iam.Role, user_pool_arn: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.roles: dict[str, iam.CfnRole] = {}
         for role in target_role_definitions(account_id=cdk.Aws.ACCOUNT_ID, region=cdk.Aws.REGION):
@@ -84,7 +100,9 @@ class TargetRoles(Construct):
                 managed_policy_name=f"{role.name}-boundary",
                 path=role.path,
                 description=f"The most {role.name} may ever do, whatever its inline policies say.",
-                policy_document=role.inline_policies[TARGET_ACCESS_POLICY_NAME],
+                policy_document=_within_pool(
+                    role.inline_policies[TARGET_ACCESS_POLICY_NAME], user_pool_arn
+                ),
             )
             resource = iam.CfnRole(
                 self,

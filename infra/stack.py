@@ -138,7 +138,9 @@ class AgentZeroStack(cdk.Stack):
         )
 
         broker_role = access.new_broker_role(self)
-        targets = access.TargetRoles(self, "TargetRoles", broker=broker_role)
+        targets = access.TargetRoles(
+            self, "TargetRoles", broker=broker_role, user_pool_arn=identity.user_pool.user_pool_arn
+        )
         agent_role = access.new_function_role(
             self,
             "AgentRole",
