@@ -381,10 +381,11 @@ def add_pages(app: FastAPI, broker: Broker, options: WebOptions) -> None:
             return response  # nothing to end; the stale cookie goes all the same
         user, _form_fields = await posted(request)
         # The cookie is the session: a copy kept elsewhere must stop working now too, and
-        # so must its token, which the chat's script holds on AWS.
-        options.revoked.revoke(user.session.sid, user.session.expires_at)
+        # so must its token, which the chat's script holds on AWS. The token goes first: if
+        # the second write fails, the session still stands and signing out again finishes.
         token = user.session.access_token.get_secret_value()
         options.revoked.revoke(token_session_id(token), user.session.expires_at)
+        options.revoked.revoke(user.session.sid, user.session.expires_at)
         return response
 
     # --- chat -----------------------------------------------------------------------

@@ -347,3 +347,85 @@ def test_an_http_api_event_at_the_rest_function_carries_no_verified_caller(
         "isBase64Encoded": False,
     }
     assert echo_caller(event) == []
+
+
+# --- a sign-out that half-failed can be finished ------------------------------------------------
+
+
+class SecondWriteFails(InMemoryRevokedSessions):
+    """Sign-outs whose second write fails once (DynamoDB throttled between the two)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def revoke(self, sid: str, until: datetime) -> None:
+        self.writes += 1
+        if self.writes == 2:
+            raise UnavailableError("DynamoDB PutItem failed (ThrottlingException)")
+        super().revoke(sid, until)
+
+
+def test_a_sign_out_interrupted_halfway_ends_the_token_when_tried_again(
+    customer: Any,
+) -> None:
+    # Had the cookie's session been ended first and the token's write failed, the retry
+    # found nobody signed in and left the token (which the chat's script holds) alive.
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from agent_zero.adapters.memory import ScriptedReviewer
+    from agent_zero.web.api import RateLimiter
+    from agent_zero.web.pages import WebOptions, add_pages
+    from agent_zero.web.session import SessionCodec
+    from support.broker_world import APPROVE_READ, World
+
+    class SignIn:
+        def sign_in(self, username: str, password: str) -> str:
+            return TOKEN
+
+    signed_out = SecondWriteFails()
+    app = FastAPI()
+    add_pages(
+        app,
+        World([customer], ScriptedReviewer(APPROVE_READ)).broker,
+        WebOptions(
+            sign_in=SignIn(),
+            tokens=SignedInAs(customer.id),
+            sessions=SessionCodec(b"s" * 32),
+            secure_cookies=True,
+            model_configured=True,
+            region="us-east-1",
+            aws_endpoint_url=None,
+            revoked=signed_out,
+            limiter=RateLimiter(),
+            agent_socket_url="wss://socket.example/prod",
+        ),
+    )
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        login = client.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
+        form = {"csrf": csrf, "next": "/", "username": customer.id, "password": "pw"}
+        assert client.post("/login", data=form).status_code == 303
+        chat = client.get("/chat").text
+        csrf = re.search(r'data-csrf="([^"]+)"', chat).group(1)  # type: ignore[union-attr]
+        assert client.post("/logout", data={"csrf": csrf}).status_code == 503
+        assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    assert signed_out.is_revoked(token_session_id(TOKEN))
+
+
+class SignedInAs:
+    """Verifies the one token, as ``username``."""
+
+    def __init__(self, username: str) -> None:
+        self._username = username
+
+    def verify(self, token: str) -> VerifiedToken:
+        if token != TOKEN:
+            raise AuthenticationError("the access token signature is invalid")
+        return VerifiedToken(
+            username=self._username,
+            groups=frozenset(),
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
