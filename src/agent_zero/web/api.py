@@ -497,6 +497,11 @@ def create_app(
     @app.post("/v1/grants/{request_id}/revoke")
     async def revoke(request: Request, request_id: str) -> JSONResponse:
         identity = await caller(request)
+        if identity.acting_agent_id is not None:
+            # An agent acting for an admin does not get the admin's power over others' grants.
+            held = broker.requests.get(request_id)
+            if held is None or held.request.principal_id != identity.principal_id:
+                raise NotFoundError(f"there is no request {request_id}")
         record = await _in_thread(revoke_request, broker, request_id, by=identity.principal_id)
         return JSONResponse(record_view(record))
 

@@ -303,3 +303,20 @@ def test_a_malformed_idempotency_key_is_a_400(world: World, customer: Principal,
             headers={**auth(customer.id), "Idempotency-Key": key},
         )
     assert answer.status_code == 400
+
+
+def test_an_agent_acting_for_an_admin_cannot_revoke_someone_elses_grant(
+    world: World, customer: Principal, admin: Principal, support_agent: Principal
+) -> None:
+    with client_for(world) as client:
+        made = client.post("/v1/access-requests", json={"reason": "x"}, headers=auth(customer.id))
+        request_id = made.json()["request_id"]
+        as_admin = auth(f"{support_agent.id}:for:{admin.id}")
+        refused = client.post(f"/v1/grants/{request_id}/revoke", headers=as_admin)
+        assert refused.status_code == 404
+        assert world.revoker.revoked == []
+        # Acting for the customer who holds the grant, the agent may end it.
+        as_customer = auth(f"{support_agent.id}:for:{customer.id}")
+        ended = client.post(f"/v1/grants/{request_id}/revoke", headers=as_customer)
+        assert ended.status_code == 200
+    assert len(world.revoker.revoked) == 1
