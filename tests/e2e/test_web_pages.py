@@ -608,3 +608,16 @@ def test_a_signed_out_sessions_cookie_stops_working_everywhere(stack: Stack) -> 
     thief.cookies.set(SESSION_COOKIE, copied)
     assert thief.get("/grants").status_code == 303  # back to sign-in
     assert thief.post("/logout").status_code == 303  # a dead session just signs out
+
+
+def test_a_signed_out_sessions_token_stops_working_at_the_broker_api(stack: Stack) -> None:
+    client = signed_in(stack, CUSTOMER)
+    key = base64.b64decode((stack.data_dir / "web-session.key").read_text())
+    session = SessionCodec(key).open(client.cookies[SESSION_COOKIE])
+    assert session is not None
+    bearer = {"Authorization": f"Bearer {session.access_token.get_secret_value()}"}
+    assert httpx.get(f"{stack.api.url}/v1/me", headers=bearer).status_code == 200
+    assert post_form(client, "/chat", "/logout").status_code == 303
+    answer = httpx.get(f"{stack.api.url}/v1/me", headers=bearer)
+    assert answer.status_code == 401  # as the AWS broker API answers after a sign-out
+    assert answer.json()["message"] == "the session of this access token was signed out"

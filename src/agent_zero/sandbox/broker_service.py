@@ -35,6 +35,7 @@ from agent_zero.web.auth import (
     CognitoTokenVerifier,
     HttpJwksSource,
     RequestAuthenticator,
+    SignedOutTokens,
     SigV4Authenticator,
 )
 from agent_zero.web.pages import WebOptions, add_pages
@@ -220,8 +221,10 @@ def start_broker_api(
         jwks=HttpJwksSource(record.cognito.jwks_url),
         clock=clock.now,
     )
+    revoked = InMemoryRevokedSessions()  # one process serves the sandbox
     authenticator = RequestAuthenticator(
-        tokens=token_verifier,
+        # A token whose web session was signed out is refused here too, as on AWS.
+        tokens=SignedOutTokens(token_verifier, revoked),
         signatures=SigV4Authenticator(
             secret_for=(
                 agent_keys(moto, {bank.agent.iam_user_name: bank.agent.id})
@@ -243,7 +246,6 @@ def start_broker_api(
         allowed_hosts=frozenset({f"{LOOPBACK}:{bound}", f"localhost:{bound}"}),
     )
     sessions = SessionCodec(load_or_create_key(settings.data_dir / WEB_SESSION_KEY_FILE))
-    revoked = InMemoryRevokedSessions()  # one process serves the sandbox
 
     def may_chat(username: str) -> bool:
         person = broker.directory.get(username)
