@@ -361,9 +361,8 @@ def issue(
     )
     if compiled.target_role_arn is None:
         # Broker-internal capabilities only: nothing for STS to mint.
-        record = _store(broker, record, RequestState.APPROVED, outcome)
         _audit(broker, AuditEvent.APPROVED, record, grants=_grant_texts(grants))
-        return AccessResult(record)
+        return AccessResult(_store(broker, record, RequestState.APPROVED, outcome))
     mint = MintRequest(
         role_arn=compiled.target_role_arn,
         session_name=record.request_id,
@@ -400,7 +399,8 @@ def issue(
     )
     outcome = outcome.model_copy(update={"expires_at": credentials.expiration})
     try:
-        record = _store(broker, record, RequestState.APPROVED, outcome, session=session)
+        # Audited before the record says approved: a crash in between leaves the request
+        # unfinished, which recovery finds and revokes, never a session without ISSUED.
         _audit(
             broker,
             AuditEvent.ISSUED,
@@ -408,6 +408,7 @@ def issue(
             access_key_id=credentials.access_key_id,
             expires_at=credentials.expiration.isoformat(),
         )
+        record = _store(broker, record, RequestState.APPROVED, outcome, session=session)
     except AgentZeroError:
         # The session exists but its record is incomplete: it is never handed out, and
         # it is revoked so that nobody who learns of it can use it either.
@@ -441,8 +442,17 @@ def _withdraw(
             role_arn=mint.role_arn, session_name=mint.session_name, expires_at=expires_at
         )
     finally:
+        # The audit log or the store may be what failed; the revocation above is what
+        # matters. A request left unfinished here is failed later by recovery.
+        with contextlib.suppress(AgentZeroError):
+            _audit(
+                broker,
+                AuditEvent.INTERRUPTED,
+                record,
+                stage="issue not recorded",
+                revoked_session=mint.session_name,
+            )
         stored = broker.requests.get(record.request_id) or record
-        # The store may be what failed; the revocation above is what matters.
         with contextlib.suppress(AgentZeroError):
             _store(broker, stored, RequestState.FAILED, None)
 
@@ -494,15 +504,16 @@ def _deny(
         violations=tuple(violations or ()),
         policy_version=record.policy_version,
     )
-    stored = _store(broker, record, RequestState.DENIED, outcome)
+    # Every decision is audited before it is stored (write-ahead): a crash in between
+    # leaves the request unfinished for recovery, never a decision with no record.
     _audit(
         broker,
         AuditEvent.DENIED,
-        stored,
+        record,
         reason=reason[:500],
         violations=tuple(v.code.value for v in violations or ()),
     )
-    return AccessResult(stored)
+    return AccessResult(_store(broker, record, RequestState.DENIED, outcome))
 
 
 def _pending(
@@ -518,9 +529,8 @@ def _pending(
         reasons=(reason,),
         policy_version=record.policy_version,
     )
-    stored = _store(broker, record, RequestState.PENDING, outcome)
-    _audit(broker, AuditEvent.PENDING_APPROVAL, stored, reason=reason)
-    return AccessResult(stored)
+    _audit(broker, AuditEvent.PENDING_APPROVAL, record, reason=reason)
+    return AccessResult(_store(broker, record, RequestState.PENDING, outcome))
 
 
 def _audit(broker: Broker, event: AuditEvent, record: RequestRecord, **details: AuditValue) -> None:

@@ -35,6 +35,7 @@ class AuditEvent(StrEnum):
     ISSUED = "issued"
     MINT_FAILED = "mint_failed"
     REVOKED = "revoked"
+    INTERRUPTED = "interrupted"  # a crash cut the request short; recovery failed it
     POLICY_CHANGED = "policy_changed"
     PRINCIPAL_CHANGED = "principal_changed"
 
