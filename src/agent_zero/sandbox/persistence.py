@@ -5,7 +5,9 @@ to a temporary file that is fsynced and renamed over the old one (then the
 directory is fsynced), so a crash leaves the previous snapshot or the new one,
 never half of one. A clean stop waits for requests in flight and writes a final
 snapshot: nothing acknowledged is lost. A kill -9 loses the writes of at most
-the last interval plus one snapshot's duration.
+the last interval plus one snapshot's duration, except revocations: the broker's
+revoker in the sandbox (``SnapshottedRevoker``) writes a snapshot before it
+returns, as AWS IAM never loses a deny policy it acknowledged.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from agent_zero.broker.ports import Revoker
 from agent_zero.domain.errors import UnavailableError
 from agent_zero.sandbox.moto_host import MotoHost
 from agent_zero.sandbox.sessions import GatewayState
@@ -98,6 +102,9 @@ class Snapshotter:
         self.snapshots = 0
         self.last_duration = 0.0
         self._saved = -1
+        # Revocations flush from request threads too: one snapshot at a time, so an older
+        # one can never be renamed over a newer one.
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sandbox-snapshots", daemon=True)
 
@@ -107,15 +114,16 @@ class Snapshotter:
 
     def flush(self) -> bool:
         """Write a snapshot now if anything changed since the last one."""
-        seen = self.state.changes
-        if seen == self._saved:
-            return False
-        started = time.perf_counter()
-        self.state_file.save(self.moto, self.state)
-        self.last_duration = time.perf_counter() - started
-        self._saved = seen
-        self.snapshots += 1
-        return True
+        with self._flushing:
+            seen = self.state.changes
+            if seen == self._saved:
+                return False
+            started = time.perf_counter()
+            self.state_file.save(self.moto, self.state)
+            self.last_duration = time.perf_counter() - started
+            self._saved = seen
+            self.snapshots += 1
+            return True
 
     def stop(self) -> None:
         """Stop the thread and write the last snapshot."""
@@ -127,3 +135,26 @@ class Snapshotter:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.flush()
+
+
+class SnapshottedRevoker:
+    """The Revoker port in the sandbox: a revocation is in the state file before it returns.
+
+    Snapshots trail the gateway by up to an interval. A revocation lost to a kill -9 in
+    that window would revive a session the broker has recorded as revoked (recovery
+    marks a request failed only once its session is denied), so this one write waits.
+    """
+
+    def __init__(self, inner: Revoker, snapshotter: Snapshotter) -> None:
+        self._inner = inner
+        self._snapshotter = snapshotter
+
+    def revoke(self, *, role_arn: str, session_name: str, expires_at: datetime) -> None:
+        """Revoke through the gateway, then write the snapshot that holds it."""
+        self._inner.revoke(role_arn=role_arn, session_name=session_name, expires_at=expires_at)
+        try:
+            self._snapshotter.flush()
+        except OSError as error:
+            raise UnavailableError(
+                f"the sandbox could not save the revocation ({error.strerror})"
+            ) from None

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from agent_zero.broker.access import Broker
+from agent_zero.broker.recovery import RecoveryReport, recover_interrupted
 from agent_zero.domain.errors import AgentZeroError
 from agent_zero.sandbox.broker_service import DEFAULT_API_PORT, start_broker_api
 from agent_zero.sandbox.demo_bank import demo_bank
+from agent_zero.sandbox.persistence import SnapshottedRevoker
 from agent_zero.sandbox.record import SandboxRecord, read_record, record_path, write_record
 from agent_zero.sandbox.runtime import DEFAULT_GATEWAY_PORT, DEFAULT_REGION, Sandbox
 from agent_zero.sandbox.seed import Endpoint, seed_demo_bank
 from agent_zero.settings import Settings
+from agent_zero.wiring import sandbox_broker
 
 DEFAULT_DATA_DIR = Path(".agent-zero")
 
@@ -108,6 +114,34 @@ def summary(record: SandboxRecord, data_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def recovered_broker(settings: Settings, sandbox: Sandbox) -> tuple[Broker, RecoveryReport]:
+    """The sandbox's broker, with every request a crash left unfinished failed (and any
+    session it may have minted revoked) before the API serves anyone.
+
+    The data directory is locked, so every request stored before the API starts belongs
+    to a process that is gone, whatever the clock said when it was received.
+    """
+    broker = sandbox_broker(settings)
+    if sandbox.snapshotter is not None:
+        revoker = SnapshottedRevoker(broker.revoker, sandbox.snapshotter)
+        broker = dataclasses.replace(broker, revoker=revoker)
+    return broker, recover_interrupted(broker, before=datetime.max.replace(tzinfo=UTC))
+
+
+def recovery_summary(report: RecoveryReport) -> str:
+    """What recovery did, in a line or two under its step."""
+    lines = [
+        f"    {len(report.failed)} interrupted request(s) failed, "
+        f"{len(report.revoked)} session(s) that may have been minted revoked\n"
+    ]
+    if report.unresolved:
+        lines.append(
+            f"    {len(report.unresolved)} could not be recovered now (see the audit log); "
+            "the next start tries again\n"
+        )
+    return "".join(lines)
+
+
 def run(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Start, print where everything is, wait for Ctrl-C or SIGTERM, stop cleanly."""
     options = parse_arguments(argv)
@@ -126,13 +160,20 @@ def run(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stde
         )
         record = seed_demo_bank(endpoint, bank, previous=previous, progress=steps)
         write_record(data_dir, record)  # the broker's wiring reads it
+        settings = Settings(data_dir=data_dir, region=sandbox.region)
+        steps("recovering requests a crash interrupted")
+        broker, recovered = recovered_broker(settings, sandbox)
+        steps.finish()
+        if recovered.failed or recovered.unresolved:
+            out.write(recovery_summary(recovered))
         steps("starting the broker API")
         api = start_broker_api(
-            settings=Settings(data_dir=data_dir, region=sandbox.region),
+            settings=settings,
             record=record,
             bank=bank,
             moto=sandbox.moto,
             port=options.api_port,
+            broker=broker,
         )
         record = record.model_copy(update={"broker_api_url": api.url, "web_url": api.url})
         steps("writing sandbox.json")
