@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_zero.broker.access import AccessCommand, AccessResult, Broker, request_access
@@ -58,6 +59,8 @@ from agent_zero.sandbox.sigv4 import HttpRequest
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+NOT_JSON = "the request body is not valid JSON"
+_FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -340,8 +343,23 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, error: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in error.errors()):
+            return _error(400, "invalid_input", NOT_JSON)
         fields = sorted({".".join(str(p) for p in e["loc"][1:]) for e in error.errors()})
         return _error(400, "invalid_input", f"the request body is not accepted: {fields}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused_by_the_framework(
+        _request: Request, error: StarletteHTTPException
+    ) -> JSONResponse:
+        # FastAPI's own refusals (a body it cannot decode, an unknown route or method) in
+        # the API's shape, not {"detail": ...}.
+        if error.status_code == 400:
+            return _error(400, "invalid_input", NOT_JSON)
+        code = _FRAMEWORK_CODES.get(error.status_code, "invalid_input")
+        answer = _error(error.status_code, code, str(error.detail))
+        answer.headers.update(error.headers or {})
+        return answer
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, _error_value: Exception) -> JSONResponse:

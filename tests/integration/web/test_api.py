@@ -320,3 +320,40 @@ def test_an_agent_acting_for_an_admin_cannot_revoke_someone_elses_grant(
         ended = client.post(f"/v1/grants/{request_id}/revoke", headers=as_customer)
         assert ended.status_code == 200
     assert len(world.revoker.revoked) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"reason": "my bal',  # truncated
+        b"reason=my+balance",  # not JSON at all
+        b'{"reason": "caf\xe9"}',  # not UTF-8
+        b'{"reason": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",  # deeper than the parser goes
+    ],
+)
+def test_a_body_that_is_not_json_is_a_400_in_the_apis_own_shape(
+    world: World, customer: Principal, body: bytes
+) -> None:
+    with client_for(world) as client:
+        answer = client.post(
+            "/v1/access-requests",
+            content=body,
+            headers={**auth(customer.id), "Content-Type": "application/json"},
+        )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "invalid_input",
+        "message": "the request body is not valid JSON",
+    }
+    assert world.requests.list() == []
+
+
+def test_unknown_routes_and_methods_answer_in_the_apis_own_shape(world: World) -> None:
+    with client_for(world) as client:
+        missing = client.get("/v1/no-such-thing")
+        wrong_method = client.delete("/v1/access-requests")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "Not Found"}
+    assert wrong_method.status_code == 405
+    assert wrong_method.json() == {"error": "method_not_allowed", "message": "Method Not Allowed"}
+    assert "POST" in wrong_method.headers["allow"]
