@@ -62,6 +62,8 @@ MAX_BODY_BYTES = 64 * 1024
 NOT_JSON = "the request body is not valid JSON"
 _FRAMEWORK_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# PrincipalId's pattern (domain.principals), ASCII only: \w and str.isalnum take any script.
+_PRINCIPAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}", re.ASCII)
 
 
 class CallerIdentity(Protocol):
@@ -388,13 +390,18 @@ def create_app(
             body,
         )
         try:
-            return authenticator.authenticate(raw)
+            identity = authenticator.authenticate(raw)
         except AuthenticationError:
             raise
         except AgentZeroError:
             raise
         except Exception:  # an authenticator bug must not let anyone in
             raise AuthenticationError("the request could not be authenticated") from None
+        # A pool may hold user names (any Unicode, spaces) that no principal can have: such a
+        # caller is nobody here, refused now rather than failing deep in a use case.
+        if not _PRINCIPAL_ID.fullmatch(identity.principal_id):
+            raise AuthenticationError("the verified user name cannot be a principal of the broker")
+        return identity
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

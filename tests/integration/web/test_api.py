@@ -357,3 +357,21 @@ def test_unknown_routes_and_methods_answer_in_the_apis_own_shape(world: World) -
     assert wrong_method.status_code == 405
     assert wrong_method.json() == {"error": "method_not_allowed", "message": "Method Not Allowed"}
     assert "POST" in wrong_method.headers["allow"]
+
+
+@pytest.mark.parametrize("username", ["\u0430lice", "alice ", "alice\u200b", "\uff41lice", ""])
+def test_a_verified_name_that_cannot_be_a_principal_is_refused_not_a_500(
+    world: World, username: str
+) -> None:
+    with client_for(world) as client:
+        answer = client.post(
+            "/v1/access-requests",
+            json={"reason": "my balance"},
+            headers={"Authorization": f"Bearer {username}:for:".encode()},  # as sent: UTF-8
+        )
+    assert answer.status_code == 401
+    assert answer.json() == {
+        "error": "unauthenticated",
+        "message": "the verified user name cannot be a principal of the broker",
+    }
+    assert world.requests.list() == []
