@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 LAMBDA_WHEELS := build/lambda-wheels/.fetched
+ATTACK_CORPORA := build/attack-corpora/.fetched
 
-.PHONY: demo test check lint typecheck unit bench clean system-deps lambda-wheels synth
+.PHONY: demo test check lint typecheck unit bench clean system-deps lambda-wheels synth attack-corpora
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +41,21 @@ $(LAMBDA_WHEELS): infra/lambda-requirements.txt | $(STAMP)
 
 lambda-wheels: $(LAMBDA_WHEELS)
 
+# Prompt-injection texts for tests/security (spikee's seed sets, agentdojo's attack templates):
+# the pinned wheels, hash-checked, fetched from PyPI here so the tests read them offline.
+$(ATTACK_CORPORA): tests/security/attack-corpora.txt | $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+		--dest=build/attack-corpora --requirement=tests/security/attack-corpora.txt
+	touch $@
+
+attack-corpora: $(ATTACK_CORPORA)
+
 # infra/cdk.out/AgentZeroStack.template.json with the demo bank: no network, Docker or AWS
 # credentials. Deploying it is `npx aws-cdk deploy` (docs/deploy.md).
 synth: $(LAMBDA_WHEELS)
 	$(BIN)/python -m infra.app -c demoBank=true
 
-test: check system-deps lambda-wheels
+test: check system-deps lambda-wheels attack-corpora
 	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)

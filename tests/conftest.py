@@ -11,6 +11,10 @@ import pytest
 
 from agent_zero.domain.principals import Principal, PrincipalKind
 
+# The attacker suite's tally (tests/security): loaded here so the xdist controller, which
+# collects nothing, still adds up the workers' cases and prints the table.
+pytest_plugins = ["security.ledger"]
+
 _FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
