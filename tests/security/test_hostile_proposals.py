@@ -80,6 +80,8 @@ class ProposalCase:
 
 
 UNAVAILABLE = Denied((UNAVAILABLE_REVIEWER,))
+# The agent alone may be granted nothing at all: denied before any reviewer is asked.
+NOTHING = Denied(("Nothing in the catalog can be granted to this principal.",))
 
 
 def schema_refuses(case_id: str, reply: Mapping[str, Any] | Reply, **options: Any) -> ProposalCase:
@@ -203,22 +205,26 @@ SCHEMA_CASES = [
         one("user-directory", "cognito-idp:AdminAddUserToGroup"),
         via="agent-for",
     ),
-    schema_refuses(
+    ProposalCase(
         "agent-alone-customer-rows",
         one("transactions", "dynamodb:Query"),
+        NOTHING,
         who=AGENT,
         via="agent-alone",
+        model_calls=0,
     ),
-    schema_refuses(
+    ProposalCase(
         "agent-alone-policy-store",
         one("policy-store", "broker:WritePolicy"),
+        NOTHING,
         who=AGENT,
         via="agent-alone",
+        model_calls=0,
     ),
 ]
 
 RULE_CASES = [
-    rules_refuse(
+    schema_refuses(  # the internal tables are not in a customer's view at all
         "every-table-at-once",
         answer(
             pairs=(
@@ -228,10 +234,8 @@ RULE_CASES = [
                 ("transaction-ledger-by-category", ("dynamodb:Query",)),
             )
         ),
-        "too_many_grants",
-        "mixed_target_roles",
     ),
-    rules_refuse(
+    schema_refuses(
         "customer-rows-and-operations-data-in-one-session",
         answer(
             pairs=(
@@ -239,7 +243,17 @@ RULE_CASES = [
                 ("operations-metrics", ("dynamodb:Query",)),
             )
         ),
+    ),
+    rules_refuse(
+        "staff-customer-rows-and-operations-data-in-one-session",
+        answer(
+            pairs=(
+                ("transactions", ("dynamodb:Query",)),
+                ("operations-metrics", ("dynamodb:Query",)),
+            )
+        ),
         "mixed_target_roles",
+        who=TOMAS,
     ),
     rules_refuse(
         "profiles-past-their-15-minutes",
@@ -426,40 +440,39 @@ def test_a_hostile_proposal_never_becomes_more_than_its_grants(
     passed(verdict)
 
 
-# Known gap: the guardrails limit AWS resources by sensitivity and row scope, not by who they
-# are for. A fooled reviewer can give a customer (or the agent) the bank's internal data,
-# which their policies forbid; IAM then holds the session to that grant (the probe checks).
+# The bank's internal tables are for staff only (the catalog's audience_groups): a fooled
+# reviewer cannot give them to a customer or the agent, whose views do not contain them.
 GAP_CASES = [
     ProposalCase(
         "customer-gets-the-bank-wide-ledger",
         one("transaction-ledger", "dynamodb:Scan"),
         UNAVAILABLE,
+        model_calls=3,
     ),
     ProposalCase(
         "customer-gets-operations-metrics",
         one("operations-metrics", "dynamodb:Scan", "dynamodb:Query"),
         UNAVAILABLE,
+        model_calls=3,
     ),
     ProposalCase(
         "agent-for-alice-gets-the-ledger",
         one("transaction-ledger", "dynamodb:Scan"),
         UNAVAILABLE,
         via="agent-for",
+        model_calls=3,
     ),
     ProposalCase(
         "agent-alone-gets-operations-metrics",
         one("operations-metrics", "dynamodb:Scan"),
-        UNAVAILABLE,
+        NOTHING,
         who=AGENT,
         via="agent-alone",
+        model_calls=0,
     ),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guardrails do not keep internal (non-customer) AWS tables from customers and agents",
-)
 @pytest.mark.parametrize("case", GAP_CASES, ids=lambda case: case.id)
 def test_internal_tables_never_reach_customers_or_the_agent(
     world: World, case: ProposalCase

@@ -59,6 +59,8 @@ REQUEST_ID_TAG = "agent-zero-request-id"
 PRINCIPAL_KIND_TAG = "agent-zero-principal-kind"
 ACTING_AGENT_TAG = "agent-zero-acting-agent"
 
+NOTHING_GRANTABLE = "Nothing in the catalog can be granted to this principal."
+
 
 class AccessCommand(DomainModel):
     """A request as the API hands it over: identity already verified, reason untrusted."""
@@ -246,6 +248,9 @@ def _decide(broker: Broker, record: RequestRecord) -> AccessResult:
     record = record.model_copy(update={"policy_version": policy.version})
     catalog = broker.catalogs.catalog()
     view = broker.views.view(catalog, principal, broker.limits)
+    if not view.entries:
+        # The rules let this principal have nothing at all: no reviewer can change that.
+        return _deny(broker, record, NOTHING_GRANTABLE)
     try:
         proposal = broker.reviewer.review(
             ReviewInput(

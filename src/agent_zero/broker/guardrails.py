@@ -163,8 +163,16 @@ def _check_grant(
             "This broker resource is reserved for other groups.",
             key,
         )
-    ceiling = limits.ceiling_for(principal)
     parent = catalog.parent_of(entry)
+    # An index is for the same audience as its table.
+    audience = entry.audience_groups | (parent.audience_groups if parent else frozenset())
+    if audience and not principal.in_any_group(audience):
+        yield _v(
+            ViolationCode.OUTSIDE_AUDIENCE,
+            "This resource is only for other groups of people.",
+            key,
+        )
+    ceiling = limits.ceiling_for(principal)
     # An index exposes its table's rows, so it is at least as sensitive as the table.
     sensitivity = max(
         [entry.sensitivity] + ([parent.sensitivity] if parent else []), key=lambda s: s.rank

@@ -138,6 +138,9 @@ class CatalogEntry(DomainModel):
     parent_key: ResourceKey | None = None
     requires_approval: bool = False
     internal_groups: frozenset[GroupName] = frozenset()
+    # When set, only principals in one of these groups may be granted the resource at all
+    # (staff-only tables): neither a customer nor an agent, whatever a reviewer proposes.
+    audience_groups: frozenset[GroupName] = frozenset()
 
     @model_validator(mode="after")
     def _consistent(self) -> CatalogEntry:

@@ -31,6 +31,7 @@ class ViolationCode(StrEnum):
     NO_GRANTS = "no_grants"
     DUPLICATE_GRANT = "duplicate_grant"
     BROKER_RESOURCE_NOT_ALLOWED = "broker_resource_not_allowed"
+    OUTSIDE_AUDIENCE = "outside_audience"
     PRINCIPAL_DISABLED = "principal_disabled"
     MIXED_TARGET_ROLES = "mixed_target_roles"
 

@@ -234,3 +234,21 @@ def test_an_index_is_as_sensitive_as_its_table(support_agent: Principal) -> None
     catalog = Catalog(entries=(*bank_entries(), index))
     found = codes(approve(("fraud-by-date", ("dynamodb:Query",))), support_agent, catalog)
     assert V.SENSITIVITY_TOO_HIGH in found
+
+
+def test_a_staff_only_table_is_refused_to_customers_and_agents_whatever_is_proposed(
+    customer: Principal, support_agent: Principal, staff: Principal
+) -> None:
+    from support.bank import dynamodb_table
+
+    metrics = dynamodb_table(
+        "metrics", "Metrics", {"Query", "Scan"}, scoped=False, sensitivity="low"
+    )
+    staff_only = metrics.model_copy(update={"audience_groups": frozenset(staff.groups)})
+    catalog = Catalog(entries=(staff_only,))
+    proposal = approve(("metrics", ("dynamodb:Scan",)))
+    assert V.OUTSIDE_AUDIENCE in codes(proposal, customer, catalog)
+    assert V.OUTSIDE_AUDIENCE in codes(proposal, support_agent, catalog)
+    assert codes(proposal, staff, catalog) == set()
+    # Without an audience, the same low-sensitivity table is open to anyone the rules allow.
+    assert codes(proposal, customer, Catalog(entries=(metrics,))) == set()

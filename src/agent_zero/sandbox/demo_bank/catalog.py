@@ -34,6 +34,8 @@ from agent_zero.sandbox.demo_bank.roles import (
 from agent_zero.sandbox.demo_bank.tables import CUSTOMER_ID, demo_tables
 
 ADMINS = PRINCIPAL_GROUP_OF["admin"]
+# The bank's internal tables are for its staff: no customer, and no agent, whatever is asked.
+STAFF = frozenset({PRINCIPAL_GROUP_OF["employee"], ADMINS})
 # Agents always act for one customer, and customers only ever see their own rows.
 CUSTOMER_ROWS = RowScope(
     partition_key=CUSTOMER_ID.name,
@@ -57,6 +59,7 @@ class _TableFacts:
     actions: frozenset[str]
     role_name: str
     max_session_seconds: int = 3_600
+    audience: frozenset[str] = frozenset()  # principal groups; empty: anyone the rules allow
 
 
 _TABLE_FACTS = {
@@ -109,6 +112,7 @@ _TABLE_FACTS = {
         Sensitivity.LOW,
         _OPERATIONAL_READS,
         OPERATIONS_ROLE_NAME,
+        audience=STAFF,
     ),
     "transaction-ledger": _TableFacts(
         "Pseudonymised copy of all transactions for analysis, keyed by booking date and "
@@ -119,6 +123,7 @@ _TABLE_FACTS = {
         Sensitivity.MEDIUM,
         _OPERATIONAL_READS,
         OPERATIONS_ROLE_NAME,
+        audience=STAFF,
     ),
 }
 _INDEX_FACTS = {
@@ -128,6 +133,7 @@ _INDEX_FACTS = {
         Sensitivity.MEDIUM,
         frozenset({"dynamodb:Query"}),
         OPERATIONS_ROLE_NAME,
+        audience=STAFF,
     ),
 }
 
@@ -148,6 +154,7 @@ def _table_entries(account_id: str, region: str) -> list[CatalogEntry]:
                 target_role_arn=role_arn(account_id, facts.role_name),
                 max_session_seconds=facts.max_session_seconds,
                 row_scope=CUSTOMER_ROWS if table.customer_owned else None,
+                audience_groups=facts.audience,
             )
         )
         for index in table.indexes:
@@ -164,6 +171,7 @@ def _table_entries(account_id: str, region: str) -> list[CatalogEntry]:
                     arn=table.index_arn(index, account_id=account_id, region=region),
                     target_role_arn=role_arn(account_id, index_facts.role_name),
                     parent_key=table.catalog_key,
+                    audience_groups=index_facts.audience,
                 )
             )
     return entries
