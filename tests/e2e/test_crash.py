@@ -174,6 +174,15 @@ class Lives:
         if self.process is not None and self.process.process.poll() is None:
             self.process.interrupt()
 
+    def again(self, seen: Generation) -> Generation:
+        """After a lost connection: the same life if it was not killed, else the next."""
+        with self._changed:
+            alive = self._current is seen
+        if alive:  # a connection lost some other way: ask the same sandbox again
+            time.sleep(0.05)
+            return seen
+        return self.after(seen.number)
+
     def after(self, number: int, *, timeout: float = 2 * UP_TIMEOUT) -> Generation:
         """The first life numbered above ``number``, once it is up."""
         with self._changed:
@@ -266,7 +275,7 @@ class Clients:
             try:
                 answer = http.post(url, json={"reason": f"My balance, #{index}."}, headers=headers)
             except httpx.TransportError:
-                generation = self.lives.after(generation.number)  # killed: wait for the restart
+                generation = self.lives.again(generation)  # killed: wait for the restart
                 continue
             if answer.status_code == 429 or answer.status_code >= 500:
                 time.sleep(0.3)  # rate limited, or nothing issued: ask again, same key
