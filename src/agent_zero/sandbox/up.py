@@ -136,8 +136,8 @@ def recovery_summary(report: RecoveryReport) -> str:
     ]
     if report.unresolved:
         lines.append(
-            f"    {len(report.unresolved)} could not be recovered now (see the audit log); "
-            "the next start tries again\n"
+            f"    {len(report.unresolved)} could not be recovered now (a revocation or a "
+            "store failed); the next start tries again\n"
         )
     return "".join(lines)
 
