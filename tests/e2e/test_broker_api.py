@@ -3,6 +3,7 @@ from a scripted model server, STS through the gateway, and IAM at the data plane
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -65,9 +66,9 @@ class Stack:
         return session.client("dynamodb", endpoint_url=self.record.aws_endpoint_url)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("api") / "data"
+@contextlib.contextmanager
+def running_stack(data_dir: Path, *, limiter: RateLimiter) -> Iterator[Stack]:
+    """The seeded sandbox, a scripted model server and the broker API over them."""
     running = start_sandbox(data_dir)
     bank = demo_bank()
     root = running.sandbox.root
@@ -89,14 +90,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             bank=bank,
             moto=running.sandbox.moto,
             port=0,
-            # Many requests per principal in one module; the limiter has its own tests.
-            limiter=RateLimiter(per_minute=10_000, burst=1_000),
+            limiter=limiter,
         )
         try:
             yield Stack(running, record, api, model, data_dir)
         finally:
             api.stop()
             running.sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # Many requests per principal in one module; the limiter has its own tests.
+    limiter = RateLimiter(per_minute=10_000, burst=1_000)
+    with running_stack(tmp_path_factory.mktemp("api") / "data", limiter=limiter) as built:
+        yield built
 
 
 @pytest.fixture(autouse=True)

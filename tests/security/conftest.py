@@ -22,21 +22,14 @@ import httpx
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
-from pydantic import SecretStr
 
-from agent_zero.sandbox.broker_service import start_broker_api
-from agent_zero.sandbox.demo_bank import demo_bank
-from agent_zero.sandbox.record import write_record
-from agent_zero.sandbox.seed import Endpoint, seed_demo_bank
-from agent_zero.settings import Settings
 from agent_zero.web.api import RateLimiter
-from e2e.conftest import start_sandbox
-from e2e.test_broker_api import Stack
+from e2e.test_broker_api import Stack, running_stack
 from security.ledger import Ledger
 from security.probe import Prober
 from security.signing import sigv4_headers
 from security.verdicts import Expected, Verdict, Who, settle
-from support.model_server import Reply, run_model_server
+from support.model_server import Reply
 
 ACCESS_REQUESTS = "/v1/access-requests"
 LEGIT_REASON = "Which card payments did I make this month?"
@@ -45,36 +38,10 @@ LEGIT_REASON = "Which card payments did I make this month?"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """What ``e2e.test_broker_api.stack`` builds, once per worker."""
-    data_dir = tmp_path_factory.mktemp("security") / "data"
-    running = start_sandbox(data_dir)
-    bank = demo_bank()
-    root = running.sandbox.root
-    endpoint = Endpoint(running.endpoint, bank.region, root.access_key_id, root.secret_access_key)
-    record = seed_demo_bank(endpoint, bank, previous=None, progress=lambda _m: None)
-    write_record(data_dir, record)
-    with run_model_server() as model:
-        settings = Settings(
-            data_dir=data_dir,
-            llm_provider="openai-compatible",
-            llm_model="scripted-model",
-            llm_base_url=model.base_url,
-            llm_api_key=SecretStr("sk-test-not-a-real-key"),
-            llm_timeout_seconds=3.0,
-        )
-        api = start_broker_api(
-            settings=settings,
-            record=record,
-            bank=bank,
-            moto=running.sandbox.moto,
-            port=0,
-            # Hundreds of requests per principal; the limiter has its own tests.
-            limiter=RateLimiter(per_minute=100_000, burst=10_000),
-        )
-        try:
-            yield Stack(running, record, api, model, data_dir)
-        finally:
-            api.stop()
-            running.sandbox.stop()
+    # Hundreds of requests per principal; the limiter has its own tests.
+    limiter = RateLimiter(per_minute=100_000, burst=10_000)
+    with running_stack(tmp_path_factory.mktemp("security") / "data", limiter=limiter) as built:
+        yield built
 
 
 def raw_headers(headers: Mapping[str, str | bytes]) -> dict[bytes, bytes]:
